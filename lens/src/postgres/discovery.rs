@@ -142,7 +142,7 @@ fn debian_bindirs(root: &Path) -> Vec<PathBuf> {
             Some((major, entry.path().join("bin")))
         })
         .collect();
-    majors.sort_by(|a, b| b.0.cmp(&a.0));
+    majors.sort_by_key(|(major, _)| std::cmp::Reverse(*major));
     majors.into_iter().map(|(_, dir)| dir).collect()
 }
 

@@ -1,0 +1,9 @@
+//! The PgDumpLens HTTP API, and `dumplens serve`: the standalone server that runs it over a
+//! PostgreSQL cluster of its own.
+
+mod problem;
+mod routes;
+pub mod standalone;
+
+pub use problem::Problem;
+pub use routes::{AppState, router};

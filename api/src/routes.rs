@@ -1,0 +1,75 @@
+//! The router and the endpoints that describe the server itself.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::Problem;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The server that holds the metadata and the sandboxes.
+    pub pool: PgPool,
+    /// `server_version` of that server.
+    pub postgres_version: String,
+    /// Whether PgDumpLens runs that server itself (rather than `--database-url`).
+    pub managed_postgres: bool,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/version", get(version))
+        .with_state(state)
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+/// Healthy when the PostgreSQL server answers within a second.
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
+    let ping = sqlx::query("SELECT 1").execute(&state.pool);
+    match tokio::time::timeout(Duration::from_secs(1), ping).await {
+        Ok(Ok(_)) => Ok(Json(Health { status: "ok" })),
+        Ok(Err(err)) => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("PostgreSQL does not answer: {err}"),
+        )),
+        Err(_) => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "PostgreSQL did not answer within 1 s",
+        )),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Version {
+    version: &'static str,
+    postgres: PostgresInUse,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostgresInUse {
+    version: String,
+    managed: bool,
+}
+
+async fn version(State(state): State<AppState>) -> Json<Version> {
+    Json(Version {
+        version: env!("CARGO_PKG_VERSION"),
+        postgres: PostgresInUse {
+            version: state.postgres_version.clone(),
+            managed: state.managed_postgres,
+        },
+    })
+}

@@ -1,0 +1,256 @@
+//! `dumplens serve` as a user runs it: the real binary, its own PostgreSQL, HTTP on loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use lens::testing::reachable_tempdir;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::{Pid, Uid};
+
+const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
+
+/// A running `dumplens serve` and the URL it printed; killed (SIGTERM) on drop.
+struct Server {
+    child: Child,
+    url: String,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Server {
+    fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_command(Command::new(DUMPLENS), data_dir, extra)
+    }
+
+    fn start_command(mut command: Command, data_dir: &Path, extra: &[&str]) -> Self {
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let mut child = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(stderr.reopen().unwrap())
+            .spawn()
+            .expect("spawn dumplens");
+        let stdout = child.stdout.take().unwrap();
+        let line = BufReader::new(stdout)
+            .lines()
+            .next()
+            .expect("dumplens printed a line")
+            .unwrap();
+        let url = line
+            .strip_prefix("PgDumpLens is ready at ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .to_string();
+        Self { child, url, stderr }
+    }
+
+    async fn get_json(&self, path: &str) -> serde_json::Value {
+        let response = reqwest::get(format!("{}{path}", self.url)).await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM);
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `dumplens serve` expecting it to fail; returns its stderr.
+fn serve_fails(args: &[&str]) -> String {
+    let output = Command::new(DUMPLENS)
+        .arg("serve")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "dumplens serve {args:?} succeeded"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let error_lines: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error_lines.len(), 1, "one error line expected:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    error_lines[0].to_string()
+}
+
+fn postmaster_pid(data_dir: &Path) -> i32 {
+    let text = std::fs::read_to_string(data_dir.join("postgres/pgdata/postmaster.pid")).unwrap();
+    text.lines().next().unwrap().parse().unwrap()
+}
+
+fn is_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[tokio::test]
+async fn serve_answers_health_and_version_and_stops_its_postgres_on_sigterm() {
+    let dir = reachable_tempdir();
+    let server = Server::start(dir.path(), &[]);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    assert_eq!(server.get_json("healthz").await["status"], "ok");
+    let version = server.get_json("api/v1/version").await;
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(version["postgres"]["managed"], true);
+    let pg_version = version["postgres"]["version"].as_str().unwrap();
+    assert!(pg_version.starts_with(&lens::testing::install().major.to_string()));
+
+    let pid = postmaster_pid(dir.path());
+    assert!(server.terminate().success());
+    assert!(!is_alive(pid), "PostgreSQL outlived dumplens serve");
+}
+
+#[tokio::test]
+async fn instances_with_different_data_directories_run_side_by_side() {
+    let (a, b) = (reachable_tempdir(), reachable_tempdir());
+    let first = Server::start(a.path(), &[]);
+    let second = Server::start(b.path(), &[]);
+    assert_ne!(first.url, second.url);
+    assert_eq!(first.get_json("healthz").await["status"], "ok");
+    assert_eq!(second.get_json("healthz").await["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_killed_dumplens_takes_its_postgres_down_and_the_next_start_reuses_the_cluster() {
+    let dir = reachable_tempdir();
+    let mut server = Server::start(dir.path(), &[]);
+    let pid = postmaster_pid(dir.path());
+    server.child.kill().unwrap(); // SIGKILL: no chance to clean up
+    server.child.wait().unwrap();
+    for _ in 0..100 {
+        if !is_alive(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!is_alive(pid), "PostgreSQL outlived a killed dumplens");
+    let again = Server::start(dir.path(), &[]);
+    assert_eq!(again.get_json("healthz").await["status"], "ok");
+}
+
+#[tokio::test]
+async fn a_killed_postgres_stops_serve_with_one_sentence() {
+    let dir = reachable_tempdir();
+    let mut server = Server::start(dir.path(), &[]);
+    let pid = postmaster_pid(dir.path());
+    kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+    assert!(!server.child.wait().unwrap().success());
+    let stderr = std::fs::read_to_string(server.stderr.path()).unwrap();
+    let error: Vec<_> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(error.len(), 1, "{stderr}");
+    assert!(
+        error[0].contains(&format!("PostgreSQL (pid {pid}) was killed by SIGKILL")),
+        "{}",
+        error[0]
+    );
+    assert!(
+        error[0].contains("run dumplens serve again"),
+        "{}",
+        error[0]
+    );
+}
+
+#[test]
+fn an_occupied_port_is_one_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = reachable_tempdir();
+    let data_dir = dir.path().to_str().unwrap();
+    let error = serve_fails(&["--listen", &addr, "--data-dir", data_dir]);
+    assert!(
+        error.contains(&addr) && error.contains("already in use"),
+        "{error}"
+    );
+    // The port was checked before anything was written.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn listening_beyond_loopback_is_refused_without_authentication() {
+    let error = serve_fails(&["--listen", "0.0.0.0:0"]);
+    assert!(error.contains("loopback"), "{error}");
+}
+
+#[test]
+fn missing_postgres_binaries_are_one_clear_error() {
+    let dir = reachable_tempdir();
+    let data_dir = dir.path().to_str().unwrap();
+    let error = serve_fails(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir,
+        "--pg-bindir",
+        "/nonexistent/postgres/bin",
+    ]);
+    assert!(error.contains("/nonexistent/postgres/bin"), "{error}");
+    assert!(error.contains("initdb and postgres"), "{error}");
+}
+
+#[test]
+fn an_unwritable_data_directory_is_one_clear_error() {
+    let dir = reachable_tempdir();
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "").unwrap();
+    let data_dir = file.join("data");
+    let error = serve_fails(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+    ]);
+    assert!(error.contains("cannot write the data directory"), "{error}");
+}
+
+#[tokio::test]
+async fn database_url_uses_an_existing_server_instead_of_a_managed_one() {
+    let dir = reachable_tempdir();
+    let url = lens::testing::admin_url();
+    let server = Server::start(dir.path(), &["--database-url", url]);
+    let version = server.get_json("api/v1/version").await;
+    assert_eq!(version["postgres"]["managed"], false);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// As root the server runs as `nobody` (tested everywhere else here); this runs the whole of
+/// `dumplens serve` as an ordinary user, the other way it is used.
+#[tokio::test]
+async fn serve_works_for_an_ordinary_user() {
+    let dir = reachable_tempdir();
+    let mut command = if Uid::effective().is_root() {
+        // The binary must be where `nobody` can reach it; the build directory may not be.
+        let binary = dir.path().join("dumplens");
+        std::fs::copy(DUMPLENS, &binary).unwrap();
+        let data_dir = dir.path().join("data");
+        std::fs::create_dir(&data_dir).unwrap();
+        nix::unistd::chown(&data_dir, Some(Uid::from_raw(65534)), None).unwrap();
+        let mut command = Command::new("setpriv");
+        command
+            .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+            .arg(binary)
+            .env("DUMPLENS_PG_BINDIR", &lens::testing::install().bin_dir);
+        command
+    } else {
+        Command::new(DUMPLENS)
+    };
+    command.env("HOME", dir.path());
+    let server = Server::start_command(command, &dir.path().join("data"), &[]);
+    assert_eq!(server.get_json("healthz").await["status"], "ok");
+}
