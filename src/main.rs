@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod commands;
+
 #[derive(Parser)]
 #[command(
     name = "dumplens",
@@ -36,6 +38,46 @@ enum Command {
         #[arg(long, env = lens::postgres::BINDIR_ENV)]
         pg_bindir: Option<PathBuf>,
     },
+    /// Tell what a dump file is (format, versions, databases) without restoring it.
+    Inspect {
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a dump into new sandbox databases, as a role that owns only them.
+    Restore {
+        file: PathBuf,
+        /// A role that may create roles and databases; used only to create the sandbox.
+        #[arg(
+            long,
+            env = "DUMPLENS_ADMIN_URL",
+            required_unless_present = "target_url"
+        )]
+        admin_url: Option<String>,
+        /// Restore as this (sandbox) role into databases that exist already.
+        #[arg(long, env = "DUMPLENS_TARGET_URL", conflicts_with = "admin_url")]
+        target_url: Option<String>,
+        /// With --target-url: the sandbox database for each database of a pg_dumpall file, in
+        /// order (default: the database in the URL).
+        #[arg(long = "target-database", requires = "target_url")]
+        target_databases: Vec<String>,
+        /// The sandbox id: names the role (dl_ID) and databases [default: random].
+        #[arg(long)]
+        id: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Parallel pg_restore jobs (custom and directory formats).
+        #[arg(long, default_value_t = 2)]
+        jobs: u32,
+        /// Keep going past errors and list them, instead of failing.
+        #[arg(long)]
+        continue_on_error: bool,
+        /// Directory holding pg_restore.
+        #[arg(long, env = lens::postgres::BINDIR_ENV)]
+        pg_bindir: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -63,6 +105,31 @@ async fn main() -> ExitCode {
             api::standalone::serve(options, |url| println!("PgDumpLens is ready at {url}"))
                 .await
                 .map_err(anyhow::Error::from)
+        }
+        Command::Inspect { file, json } => commands::inspect(&file, json),
+        Command::Restore {
+            file,
+            admin_url,
+            target_url,
+            target_databases,
+            id,
+            json,
+            jobs,
+            continue_on_error,
+            pg_bindir,
+        } => {
+            commands::restore(commands::RestoreArgs {
+                file,
+                admin_url,
+                target_url,
+                target_databases,
+                id,
+                json,
+                jobs,
+                continue_on_error,
+                pg_bindir,
+            })
+            .await
         }
     };
     match result {

@@ -1,6 +1,13 @@
 //! The PgDumpLens domain. No Kubernetes and no HTTP here: the operator and the API are adapters
 //! over what this crate does.
 
+pub mod conninfo;
+pub mod dump;
+pub mod lifecycle;
 pub mod postgres;
+pub mod restore;
+pub mod sandbox;
+pub mod schema;
+pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -45,6 +45,7 @@ fn shared() -> &'static Shared {
         let dir = reachable_tempdir().keep();
         let cluster = ManagedCluster::start(&dir.join("cluster"), install.clone())
             .unwrap_or_else(|e| panic!("{e}"));
+        harden(&cluster.admin_url());
         // Statics are never dropped; stop the server and remove its files when the test
         // process exits instead.
         // SAFETY: registering a plain extern "C" function with no captured state.
@@ -56,6 +57,29 @@ fn shared() -> &'static Shared {
             install,
         }
     })
+}
+
+/// Revokes PUBLIC's CONNECT on the cluster's own databases, as `dumplens serve` does, so tests
+/// see what a sandbox role sees in production. Runs on a thread of its own: the first caller
+/// is usually inside a test's async runtime, which cannot block on another.
+fn harden(admin_url: &str) {
+    let admin_url = admin_url.to_string();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let mut admin = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to the test cluster");
+            crate::sandbox::harden_server(&mut admin)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        })
+    })
+    .join()
+    .expect("hardening the test cluster");
 }
 
 extern "C" fn stop_shared_cluster() {
@@ -99,4 +123,33 @@ pub async fn database() -> TestDatabase {
         .expect("create a test database");
     let url = format!("{}/{name}", admin_url.rsplit_once('/').expect("a URL").0);
     TestDatabase { name, url }
+}
+
+/// The shared fixture dumps: `DUMPLENS_FIXTURES`, or `shared/fixtures/dumps` beside the
+/// checkout (where CI and every session have it).
+pub fn fixtures_dir() -> PathBuf {
+    std::env::var_os("DUMPLENS_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/dumps")
+        })
+}
+
+/// One fixture dump by file name; panics naming the path when it is missing.
+pub fn fixture(name: &str) -> PathBuf {
+    let path = fixtures_dir().join(name);
+    assert!(path.is_file(), "fixture {} is missing", path.display());
+    path
+}
+
+/// `EXPECTED.json` of the fixtures.
+pub fn expected_facts() -> serde_json::Value {
+    let path = fixture("EXPECTED.json");
+    let text = std::fs::read_to_string(&path).expect("read EXPECTED.json");
+    serde_json::from_str(&text).expect("EXPECTED.json is JSON")
+}
+
+/// A server URL for the shared cluster's superuser on `database`.
+pub fn admin_server_url() -> crate::conninfo::ServerUrl {
+    admin_url().parse().expect("the cluster's URL parses")
 }

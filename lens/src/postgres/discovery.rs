@@ -120,6 +120,50 @@ impl SearchPath {
     }
 }
 
+/// A client program (`pg_restore`, `psql`) and its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientProgram {
+    pub path: PathBuf,
+    pub version: String,
+    pub major: u32,
+}
+
+impl ClientProgram {
+    fn probe(bin_dir: &Path, name: &str) -> Option<Self> {
+        let path = bin_dir.join(name).canonicalize().ok()?;
+        let output = Command::new(&path).arg("--version").output().ok()?;
+        let (version, major) = parse_version(&String::from_utf8_lossy(&output.stdout))?;
+        Some(Self {
+            path,
+            version,
+            major,
+        })
+    }
+}
+
+impl SearchPath {
+    /// The newest `name` (e.g. `pg_restore`) among the candidates, as a newer client reads
+    /// everything an older one does; only the explicit directory when one is given.
+    pub fn find_client(&self, name: &str) -> Result<ClientProgram, PgError> {
+        let dirs: Vec<&PathBuf> = match &self.explicit {
+            Some(dir) => vec![dir],
+            None => self.candidates.iter().collect(),
+        };
+        dirs.into_iter()
+            .filter_map(|dir| ClientProgram::probe(dir, name))
+            .max_by_key(|program| program.major)
+            .ok_or_else(|| PgError::NoClient {
+                program: name.to_string(),
+                searched: self
+                    .explicit
+                    .iter()
+                    .chain(&self.candidates)
+                    .cloned()
+                    .collect(),
+            })
+    }
+}
+
 fn require_supported(install: PgInstall) -> Result<PgInstall, PgError> {
     if install.major < MIN_SERVER_MAJOR {
         return Err(PgError::TooOld {

@@ -7,7 +7,9 @@ mod server_user;
 use std::path::PathBuf;
 
 pub use cluster::{ManagedCluster, ServerExit};
-pub use discovery::{BINDIR_ENV, MIN_SERVER_MAJOR, PgInstall, SearchPath, parse_version};
+pub use discovery::{
+    BINDIR_ENV, ClientProgram, MIN_SERVER_MAJOR, PgInstall, SearchPath, parse_version,
+};
 pub use server_user::ServerUser;
 
 /// What can go wrong finding or running PostgreSQL. Each message is one sentence saying what is
@@ -19,6 +21,15 @@ pub enum PgError {
         display_paths(searched)
     )]
     NotFound { searched: Vec<PathBuf> },
+
+    #[error(
+        "no {program} found (looked in {}); run `./dev setup`, or set DUMPLENS_PG_BINDIR to a PostgreSQL bin directory",
+        display_paths(searched)
+    )]
+    NoClient {
+        program: String,
+        searched: Vec<PathBuf>,
+    },
 
     #[error(
         "{} does not hold PostgreSQL server binaries (initdb and postgres); point DUMPLENS_PG_BINDIR or --pg-bindir at a PostgreSQL bin directory",

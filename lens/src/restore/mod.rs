@@ -1,0 +1,295 @@
+//! Restoring an untrusted dump into sandbox databases, as a role that owns nothing else.
+//!
+//! Archives go through `pg_restore --no-owner --no-privileges` run as the sandbox role; plain
+//! scripts go through our own executor (psql would run `\!` shell commands from the dump).
+
+mod archive;
+mod script;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::conninfo::ServerUrl;
+use crate::dump::{self, DumpError, DumpFormat, DumpInfo, Limits};
+use crate::postgres::{PgError, SearchPath};
+use crate::sandbox::{self, SandboxError, SandboxNames};
+
+/// How to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Parallel jobs for archive formats that allow it (custom and directory).
+    pub jobs: u32,
+    /// Keep going past errors, reporting them, instead of failing.
+    pub continue_on_error: bool,
+    pub limits: Limits,
+    /// Where to look for `pg_restore` first.
+    pub pg_bindir: Option<PathBuf>,
+    /// Where to unpack directory-format dumps that arrive as tar or zip files.
+    pub scratch_dir: PathBuf,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        Self {
+            jobs: 2,
+            continue_on_error: false,
+            limits: Limits::default(),
+            pg_bindir: None,
+            scratch_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// Where the dump goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Create the sandbox role and databases through this superuser (or CREATEROLE and
+    /// CREATEDB) connection, then restore as the role. The admin does nothing else.
+    Admin(ServerUrl),
+    /// Restore into databases that exist already, connected as the sandbox role (user and
+    /// password in the options): how a Kubernetes Job runs without admin credentials.
+    Existing {
+        role: ServerUrl,
+        databases: Vec<String>,
+    },
+}
+
+/// One error met while restoring, with where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RestoreIssue {
+    /// `line 12` for scripts, `TOC entry 215; 1259 16390 TABLE actor` for archives, or the
+    /// database when nothing finer is known.
+    pub location: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for RestoreIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoredDatabase {
+    /// The name in the dump, when the dump names it.
+    pub name: Option<String>,
+    /// The sandbox database it was restored into.
+    pub sandbox: String,
+    pub tables: u64,
+    /// Estimated after ANALYZE (exact for tables up to 30,000 rows).
+    pub rows: u64,
+}
+
+/// What `dumplens restore` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreSummary {
+    pub id: String,
+    pub format: DumpFormat,
+    pub pg_dump_version: Option<String>,
+    pub databases: Vec<RestoredDatabase>,
+    pub warnings: Vec<String>,
+    pub errors: Vec<RestoreIssue>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Dump(#[from] DumpError),
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    #[error(transparent)]
+    Tools(#[from] PgError),
+    #[error(
+        "this archive (format {archive}, written by pg_dump {dumped_by}) needs pg_restore {needed} or newer, and the newest found is {found} ({path}); install PostgreSQL {needed} client tools or run `./dev setup`"
+    )]
+    PgRestoreTooOld {
+        archive: String,
+        dumped_by: String,
+        needed: u32,
+        found: String,
+        path: String,
+    },
+    #[error("the dump holds {found} databases but {given} target databases were given")]
+    TargetMismatch { found: usize, given: usize },
+    #[error("the restore took longer than {0:?}, the limit")]
+    TimedOut(Duration),
+    #[error("the restore failed with {} error(s); the first: {}", .0.errors.len(), .0.errors[0])]
+    Failed(Box<RestoreSummary>),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A step of a restore, for progress bars and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// Bytes of the dump file read so far, and its size (scripts).
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// Statements (scripts) or TOC entries (archives) done, and the total when known.
+    pub items_done: u64,
+    pub items_total: Option<u64>,
+    /// The table whose data is being loaded.
+    pub current: Option<String>,
+}
+
+/// Receives progress; called from the restoring task, so it should be quick.
+pub type ProgressSink = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Restores the dump in `file` as sandbox `id`.
+pub async fn restore(
+    file: &Path,
+    id: &str,
+    target: &Target,
+    options: &RestoreOptions,
+    progress: ProgressSink,
+) -> Result<RestoreSummary, RestoreError> {
+    sandbox::validate_id(id)?;
+    let info = {
+        let file = file.to_path_buf();
+        let limits = options.limits.clone();
+        tokio::task::spawn_blocking(move || dump::inspect(&file, &limits))
+            .await
+            .map_err(|e| RestoreError::Other(e.to_string()))??
+    };
+    let database_count = match info.format {
+        DumpFormat::Dumpall => info.databases.len(),
+        _ => 1,
+    };
+    if database_count == 0 {
+        return Err(DumpError::Unsupported {
+            what: "a pg_dumpall file without databases".into(),
+            hint: "it holds only roles and settings, which are not restored".into(),
+        }
+        .into());
+    }
+    let pg_restore = if info.format.is_archive() {
+        Some(compatible_pg_restore(&info, options)?)
+    } else {
+        None
+    };
+
+    let (role_url, databases, admin) = match target {
+        Target::Admin(admin_url) => {
+            let names = SandboxNames::new(id, database_count)?;
+            let password = sandbox::new_password();
+            let mut admin = sandbox::connect(&admin_url.connect_options()).await?;
+            sandbox::create(&mut admin, &names, &password).await?;
+            let role = admin_url.with_login(&names.role, &password);
+            (role, names.databases.clone(), Some((admin, names)))
+        }
+        Target::Existing { role, databases } => {
+            if databases.len() != database_count {
+                return Err(RestoreError::TargetMismatch {
+                    found: database_count,
+                    given: databases.len(),
+                });
+            }
+            (role.clone(), databases.clone(), None)
+        }
+    };
+
+    let work = async {
+        let outcome = match &pg_restore {
+            Some(program) => {
+                let target = role_url.with_database(&databases[0]);
+                archive::restore(file, &info, program, &target, options, &progress).await?
+            }
+            None => script::restore(file, &info, &role_url, &databases, options, &progress).await?,
+        };
+        let mut restored = Vec::new();
+        for (i, sandbox_db) in databases.iter().enumerate() {
+            let (tables, rows) = analyze(&role_url.with_database(sandbox_db)).await?;
+            restored.push(RestoredDatabase {
+                name: info.databases.get(i).cloned(),
+                sandbox: sandbox_db.clone(),
+                tables,
+                rows,
+            });
+        }
+        Ok::<_, RestoreError>(RestoreSummary {
+            id: id.to_string(),
+            format: info.format,
+            pg_dump_version: info.pg_dump_version.clone(),
+            databases: restored,
+            warnings: outcome.warnings,
+            errors: outcome.errors,
+        })
+    };
+    let result = match tokio::time::timeout(options.limits.max_duration, work).await {
+        Ok(result) => result,
+        Err(_) => Err(RestoreError::TimedOut(options.limits.max_duration)),
+    };
+    let result = match result {
+        Ok(summary) if !summary.errors.is_empty() && !options.continue_on_error => {
+            Err(RestoreError::Failed(Box::new(summary)))
+        }
+        other => other,
+    };
+    // A failed restore leaves nothing behind when we created the sandbox; with an existing
+    // target, whoever created it cleans up.
+    if result.is_err()
+        && let Some((mut admin, names)) = admin
+    {
+        if let Err(err) = sandbox::drop_all(&mut admin, &names).await {
+            tracing::error!(%err, "could not drop the sandbox of a failed restore");
+        }
+    }
+    result
+}
+
+/// What one restore run reported besides success.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    pub warnings: Vec<String>,
+    pub errors: Vec<RestoreIssue>,
+}
+
+/// At most this many errors are kept; a hostile dump could produce millions.
+pub(crate) const MAX_ERRORS: usize = 100;
+
+fn compatible_pg_restore(
+    info: &DumpInfo,
+    options: &RestoreOptions,
+) -> Result<crate::postgres::ClientProgram, RestoreError> {
+    let program = SearchPath::standard(options.pg_bindir.clone()).find_client("pg_restore")?;
+    let header = info.archive.as_ref().expect("archives have a header");
+    let needed = header.restore_major_needed();
+    if program.major < needed {
+        return Err(RestoreError::PgRestoreTooOld {
+            archive: header.version_string(),
+            dumped_by: header.pg_dump_version.clone().unwrap_or_else(|| "?".into()),
+            needed,
+            found: program.version,
+            path: program.path.display().to_string(),
+        });
+    }
+    Ok(program)
+}
+
+/// `ANALYZE`s a restored database and counts its tables and (estimated) rows.
+async fn analyze(database: &ServerUrl) -> Result<(u64, u64), RestoreError> {
+    let server =
+        |e: sqlx::Error| RestoreError::Other(format!("analysing the restored database: {e}"));
+    let mut conn = PgConnection::connect_with(&database.connect_options())
+        .await
+        .map_err(server)?;
+    conn.execute("ANALYZE").await.map_err(server)?;
+    let (tables, rows): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p')
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+           AND n.nspname NOT LIKE 'pg\\_toast%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .map_err(server)?;
+    Ok((tables as u64, rows as u64))
+}

@@ -1,0 +1,174 @@
+//! Sandboxes: a per-dump role and the database(s) it owns. Everything is named from the dump's
+//! id, so cleanup drops exactly what one dump created and nothing else.
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{Connection, Executor, PgConnection};
+
+/// Every sandbox role and database name starts with this.
+pub const PREFIX: &str = "dl_";
+
+/// Why a sandbox operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("invalid dump id {0:?}: use 1 to 40 lowercase letters, digits or underscores")]
+    InvalidId(String),
+    #[error("the server refused {action}: {source}")]
+    Server { action: String, source: sqlx::Error },
+}
+
+/// The names of one dump's role and databases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxNames {
+    pub role: String,
+    pub databases: Vec<String>,
+}
+
+impl SandboxNames {
+    /// Names for `count` databases of dump `id`: `dl_<id>` for one database, `dl_<id>_<n>` for
+    /// several (a `pg_dumpall` file). The role is `dl_<id>`.
+    pub fn new(id: &str, count: usize) -> Result<Self, SandboxError> {
+        validate_id(id)?;
+        let role = format!("{PREFIX}{id}");
+        let databases = if count == 1 {
+            vec![role.clone()]
+        } else {
+            (1..=count).map(|n| format!("{role}_{n}")).collect()
+        };
+        Ok(Self { role, databases })
+    }
+}
+
+/// Dump ids become parts of role and database names, so they are restricted to characters that
+/// need no quoting and leave room within PostgreSQL's 63-byte identifiers.
+pub fn validate_id(id: &str) -> Result<(), SandboxError> {
+    let valid = (1..=40).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(SandboxError::InvalidId(id.to_string()))
+    }
+}
+
+/// A fresh random dump id (96 bits, hex).
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random password for a sandbox role.
+pub fn new_password() -> String {
+    let mut bytes = [0u8; 24];
+    getrandom::fill(&mut bytes).expect("the OS random source is available");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn run(conn: &mut PgConnection, sql: String) -> Result<(), SandboxError> {
+    conn.execute(sql.as_str())
+        .await
+        .map(|_| ())
+        .map_err(|source| SandboxError::Server {
+            action: sql
+                .split(" PASSWORD ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            source,
+        })
+}
+
+/// Creates the role (login, no special powers, `password`) and its databases, which only it
+/// may connect to. On failure, drops whatever was created.
+pub async fn create(
+    admin: &mut PgConnection,
+    names: &SandboxNames,
+    password: &str,
+) -> Result<(), SandboxError> {
+    let result = create_inner(admin, names, password).await;
+    if result.is_err() {
+        let _ = drop_all(admin, names).await;
+    }
+    result
+}
+
+async fn create_inner(
+    admin: &mut PgConnection,
+    names: &SandboxNames,
+    password: &str,
+) -> Result<(), SandboxError> {
+    let role = &names.role;
+    // The password is hex we generated, so it is safe inside the literal.
+    debug_assert!(password.bytes().all(|b| b.is_ascii_hexdigit()));
+    run(
+        admin,
+        format!(
+            "CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT PASSWORD '{password}'"
+        ),
+    )
+    .await?;
+    for database in &names.databases {
+        run(
+            admin,
+            format!(
+                "CREATE DATABASE {database} OWNER {role} TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'"
+            ),
+        )
+        .await?;
+        run(
+            admin,
+            format!("REVOKE ALL ON DATABASE {database} FROM PUBLIC"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Drops the databases (closing their sessions) and the role. Whatever does not exist is
+/// already gone, which is success.
+pub async fn drop_all(admin: &mut PgConnection, names: &SandboxNames) -> Result<(), SandboxError> {
+    for database in &names.databases {
+        run(
+            admin,
+            format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"),
+        )
+        .await?;
+    }
+    run(admin, format!("DROP ROLE IF EXISTS {}", names.role)).await
+}
+
+/// Makes a server fit to hold sandboxes: no role may connect to the databases that are not its
+/// own (PostgreSQL grants CONNECT on every database to PUBLIC by default). For a server that
+/// PgDumpLens owns; sandboxes are created with the grant revoked already.
+pub async fn harden_server(admin: &mut PgConnection) -> Result<(), SandboxError> {
+    let databases: Vec<String> = sqlx::query_scalar(
+        "SELECT quote_ident(datname) FROM pg_database
+         WHERE datallowconn AND has_database_privilege('public', oid, 'CONNECT')",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .map_err(|source| SandboxError::Server {
+        action: "listing databases".into(),
+        source,
+    })?;
+    for database in databases {
+        run(
+            admin,
+            format!("REVOKE CONNECT, TEMPORARY ON DATABASE {database} FROM PUBLIC"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Connects as the admin.
+pub async fn connect(options: &PgConnectOptions) -> Result<PgConnection, SandboxError> {
+    PgConnection::connect_with(options)
+        .await
+        .map_err(|source| SandboxError::Server {
+            action: "connecting".into(),
+            source,
+        })
+}

@@ -1,0 +1,273 @@
+//! The metadata store of the standalone server: one record per dump, in a database of its own
+//! (`dumplens`) on the server that holds the sandboxes.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+
+use crate::conninfo::ServerUrl;
+use crate::lifecycle::{self, Event, Phase};
+
+/// The metadata database's name.
+pub const DATABASE: &str = "dumplens";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the metadata database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("updating the metadata database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// One dump as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct DumpRecord {
+    pub id: String,
+    pub name: String,
+    #[sqlx(try_from = "String")]
+    pub phase: StoredPhase,
+    pub message: Option<String>,
+    #[serde(skip)]
+    pub file: String,
+    #[serde(skip)]
+    pub owns_file: bool,
+    pub format: Option<String>,
+    pub pg_dump_version: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub summary: Option<serde_json::Value>,
+    pub progress: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub restored_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A phase read back from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct StoredPhase(pub Phase);
+
+impl TryFrom<String> for StoredPhase {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Phase::parse(&value)
+            .map(StoredPhase)
+            .ok_or_else(|| format!("unknown phase {value:?}"))
+    }
+}
+
+/// A dump to record.
+#[derive(Debug, Clone)]
+pub struct NewDump {
+    pub id: String,
+    pub name: String,
+    pub file: PathBuf,
+    pub owns_file: bool,
+    pub size_bytes: u64,
+    pub ttl: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+impl Store {
+    /// Connects to the metadata database on the server `admin` points at, creating it (and
+    /// bringing its schema up to date) when needed.
+    pub async fn open(admin: &ServerUrl) -> Result<Self, StoreError> {
+        let mut conn = PgConnection::connect_with(&admin.connect_options()).await?;
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
+                .bind(DATABASE)
+                .fetch_one(&mut conn)
+                .await?;
+        if !exists {
+            let created = conn
+                .execute(format!("CREATE DATABASE {DATABASE}").as_str())
+                .await;
+            // Another process may have created it in between: fine.
+            let duplicate = |e: &sqlx::Error| {
+                e.as_database_error()
+                    .is_some_and(|d| d.code().as_deref() == Some("42P04"))
+            };
+            match created {
+                Err(e) if !duplicate(&e) => return Err(e.into()),
+                _ => {}
+            }
+        }
+        conn.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(admin.with_database(DATABASE).connect_options())
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub async fn insert(&self, dump: &NewDump) -> Result<DumpRecord, StoreError> {
+        let expires_at = dump
+            .ttl
+            .and_then(|ttl| chrono::TimeDelta::from_std(ttl).ok())
+            .map(|ttl| Utc::now() + ttl);
+        let record = sqlx::query_as(
+            "INSERT INTO dumps (id, name, phase, file, owns_file, size_bytes, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        )
+        .bind(&dump.id)
+        .bind(&dump.name)
+        .bind(Phase::Pending.as_str())
+        .bind(dump.file.to_string_lossy().as_ref())
+        .bind(dump.owns_file)
+        .bind(dump.size_bytes as i64)
+        .bind(expires_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(record)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<DumpRecord>, StoreError> {
+        Ok(sqlx::query_as("SELECT * FROM dumps WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn list(&self) -> Result<Vec<DumpRecord>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM dumps ORDER BY created_at DESC, id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Applies `event` if it is valid in the dump's current phase, atomically (a concurrent
+    /// change of phase wins). Returns the new phase, or `None` when the event did not apply.
+    pub async fn apply(&self, id: &str, event: &Event) -> Result<Option<Phase>, StoreError> {
+        let Some(record) = self.get(id).await? else {
+            return Ok(None);
+        };
+        let from = record.phase.0;
+        let Some(to) = lifecycle::next(from, event) else {
+            return Ok(None);
+        };
+        let message = match event {
+            Event::Failed(reason) => Some(reason.as_str()),
+            _ => None,
+        };
+        let updated = sqlx::query(
+            "UPDATE dumps SET phase = $3, message = coalesce($4, message),
+                 restored_at = CASE WHEN $3 = 'Ready' THEN now() ELSE restored_at END
+             WHERE id = $1 AND phase = $2",
+        )
+        .bind(id)
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(message)
+        .execute(&self.pool)
+        .await?;
+        Ok((updated.rows_affected() == 1).then_some(to))
+    }
+
+    /// Puts a dump back to Pending, for a restore redone after a restart.
+    pub async fn reset_to_pending(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dumps SET phase = 'Pending', progress = NULL, summary = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_progress(
+        &self,
+        id: &str,
+        progress: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE dumps SET progress = $2 WHERE id = $1")
+            .bind(id)
+            .bind(progress)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_details(
+        &self,
+        id: &str,
+        format: Option<&str>,
+        pg_dump_version: Option<&str>,
+        summary: Option<&serde_json::Value>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE dumps SET format = coalesce($2, format),
+                 pg_dump_version = coalesce($3, pg_dump_version), summary = coalesce($4, summary)
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(format)
+        .bind(pg_dump_version)
+        .bind(summary)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Dumps whose TTL has run out and that still hold a sandbox.
+    pub async fn due_for_expiry(&self) -> Result<Vec<DumpRecord>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT * FROM dumps WHERE expires_at <= now() AND phase <> 'Expired'")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM dumps WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn put_schema_graph(
+        &self,
+        id: &str,
+        database: &str,
+        graph: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO schema_graphs (dump_id, database, graph) VALUES ($1, $2, $3)
+             ON CONFLICT (dump_id, database) DO UPDATE SET graph = excluded.graph",
+        )
+        .bind(id)
+        .bind(database)
+        .bind(graph)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn schema_graph(
+        &self,
+        id: &str,
+        database: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT graph FROM schema_graphs WHERE dump_id = $1 AND database = $2",
+        )
+        .bind(id)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,181 @@
+//! Every fixture dump restores, as a sandbox role, into exactly the facts EXPECTED.json gives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use lens::dump::{self, Limits};
+use lens::restore::{RestoreOptions, RestoreSummary, Target, restore};
+use lens::testing::{admin_server_url, expected_facts, fixture};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection};
+
+/// The facts EXPECTED.json lists, measured on a restored database the same way.
+async fn measure(database: &str) -> Value {
+    let url = admin_server_url().with_database(database);
+    let mut conn = PgConnection::connect_with(&url.connect_options())
+        .await
+        .unwrap();
+    let mut facts = serde_json::Map::new();
+    for (name, sql) in [
+        (
+            "foreign_keys",
+            "SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE contype = 'f' AND nspname = 'public'",
+        ),
+        (
+            "views",
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE relkind = 'v' AND nspname = 'public'",
+        ),
+        (
+            "sequences",
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE relkind = 'S' AND nspname = 'public'",
+        ),
+        (
+            "functions",
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = pronamespace WHERE nspname = 'public'",
+        ),
+        (
+            "triggers",
+            "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal",
+        ),
+        (
+            "enums",
+            "SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = typnamespace WHERE typtype = 'e' AND nspname = 'public'",
+        ),
+        (
+            "indexes",
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace WHERE relkind = 'i' AND nspname = 'public'",
+        ),
+    ] {
+        let value: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        facts.insert(name.into(), json!(value));
+    }
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT format('%I.%I', nspname, relname) FROM pg_class c JOIN pg_namespace n ON n.oid = relnamespace
+         WHERE relkind IN ('r', 'p') AND nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut rows = BTreeMap::new();
+    for table in tables {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ONLY {table}"))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        rows.insert(table, n);
+    }
+    facts.insert("rows_only".into(), json!(rows));
+    Value::Object(facts)
+}
+
+async fn restore_fixture(name: &str) -> RestoreSummary {
+    let id = lens::sandbox::new_id();
+    let target = Target::Admin(admin_server_url());
+    restore(
+        &fixture(name),
+        &id,
+        &target,
+        &RestoreOptions::default(),
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn restores_exactly(name: &str, format: &str, compression: Option<&str>) {
+    let expected = expected_facts();
+    let file = &expected["files"][name];
+    let info = dump::inspect(&fixture(name), &Limits::default()).unwrap();
+    assert_eq!(json!(info.format), json!(format), "{name}");
+    assert_eq!(info.compression.as_deref(), compression, "{name}");
+    let dumped_by = file["pg_dump"].as_str().unwrap();
+    assert!(
+        info.pg_dump_version
+            .as_deref()
+            .unwrap()
+            .starts_with(dumped_by),
+        "{name}: {:?}",
+        info.pg_dump_version
+    );
+
+    let summary = restore_fixture(name).await;
+    assert!(summary.errors.is_empty(), "{name}: {:?}", summary.errors);
+    let databases = file["databases"].as_object().unwrap();
+    assert_eq!(
+        summary.databases.len(),
+        databases.len(),
+        "{name}: {summary:?}"
+    );
+    for restored in &summary.databases {
+        // A single-database file maps to its one entry (a plain pg_dump does not name its
+        // database, and pagila-v2's archive calls it pagila_v2); pg_dumpall files by name.
+        let facts_key = if databases.len() == 1 {
+            databases.values().next().unwrap()
+        } else {
+            &databases[restored.name.as_deref().unwrap()]
+        };
+        let facts_key = facts_key.as_str().unwrap();
+        let expected = &expected["facts"][facts_key];
+        let measured = measure(&restored.sandbox).await;
+        for (fact, value) in expected.as_object().unwrap() {
+            assert_eq!(&measured[fact], value, "{name}: {fact} of {facts_key}");
+        }
+        let tables = expected["rows_only"].as_object().unwrap().len() as u64;
+        assert_eq!(
+            restored.tables, tables,
+            "{name}: table count in the summary"
+        );
+    }
+}
+
+#[tokio::test]
+async fn pagila_custom_pg18() {
+    restores_exactly("pagila.pg18.custom.dump", "custom", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn pagila_custom_pg15() {
+    restores_exactly("pagila.pg15.custom.dump", "custom", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn pagila_plain_gzip() {
+    restores_exactly("pagila.pg18.sql.gz", "plain", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn pagila_tar() {
+    restores_exactly("pagila.pg18.tar", "tar", Some("none")).await;
+}
+
+#[tokio::test]
+async fn pagila_directory_packed_as_tar() {
+    restores_exactly("pagila.pg18.dir.tar", "directory", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn pagila_v2_custom() {
+    restores_exactly("pagila-v2.pg18.custom.dump", "custom", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn chinook_plain_pg15() {
+    restores_exactly("chinook.pg15.sql", "plain", None).await;
+}
+
+#[tokio::test]
+async fn chinook_custom_pg18() {
+    restores_exactly("chinook.pg18.custom.dump", "custom", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn world_custom() {
+    restores_exactly("world.pg18.custom.dump", "custom", Some("gzip")).await;
+}
+
+#[tokio::test]
+async fn cluster_dumpall_as_two_databases() {
+    restores_exactly("cluster.pg18.dumpall.sql", "dumpall", None).await;
+    let info = dump::inspect(&fixture("cluster.pg18.dumpall.sql"), &Limits::default()).unwrap();
+    assert_eq!(info.databases, ["chinook", "world"]);
+}

@@ -1,0 +1,138 @@
+//! What the one-shot commands print: JSON for machines, a line or a progress bar for people.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use lens::conninfo::ServerUrl;
+use lens::dump::{self, Limits};
+use lens::restore::{self, Progress, RestoreError, RestoreOptions, Target};
+
+pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
+    let info = dump::inspect(file, &Limits::default())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+    } else {
+        let or_unknown = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+        println!(
+            "format:          {}",
+            serde_json::to_value(info.format)?.as_str().unwrap_or("?")
+        );
+        println!("compression:     {}", or_unknown(&info.compression));
+        println!("pg_dump version: {}", or_unknown(&info.pg_dump_version));
+        println!("server version:  {}", or_unknown(&info.server_version));
+        println!("databases:       {}", info.databases.join(", "));
+        if let Some(entries) = info.toc_entries {
+            println!("TOC entries:     {entries}");
+        }
+    }
+    Ok(())
+}
+
+pub struct RestoreArgs {
+    pub file: PathBuf,
+    pub admin_url: Option<String>,
+    pub target_url: Option<String>,
+    pub target_databases: Vec<String>,
+    pub id: Option<String>,
+    pub json: bool,
+    pub jobs: u32,
+    pub continue_on_error: bool,
+    pub pg_bindir: Option<PathBuf>,
+}
+
+pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
+    let target = match (&args.admin_url, &args.target_url) {
+        (Some(admin), None) => Target::Admin(admin.parse().context("--admin-url")?),
+        (None, Some(role)) => {
+            let role: ServerUrl = role.parse().context("--target-url")?;
+            let databases = if args.target_databases.is_empty() {
+                role.database().into_iter().collect()
+            } else {
+                args.target_databases.clone()
+            };
+            Target::Existing { role, databases }
+        }
+        _ => anyhow::bail!("give either --admin-url or --target-url"),
+    };
+    let id = args.id.clone().unwrap_or_else(lens::sandbox::new_id);
+    let options = RestoreOptions {
+        jobs: args.jobs,
+        continue_on_error: args.continue_on_error,
+        pg_bindir: args.pg_bindir.clone(),
+        ..RestoreOptions::default()
+    };
+    let bar = progress_bar(args.json);
+    let sink_bar = bar.clone();
+    let sink: restore::ProgressSink = Arc::new(move |p: &Progress| show(&sink_bar, p));
+    let result = restore::restore(&args.file, &id, &target, &options, sink).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                for db in &summary.databases {
+                    println!(
+                        "restored {} into {}: {} tables, about {} rows",
+                        db.name.as_deref().unwrap_or("the dump"),
+                        db.sandbox,
+                        db.tables,
+                        db.rows
+                    );
+                }
+                for warning in &summary.warnings {
+                    println!("warning: {warning}");
+                }
+                for error in &summary.errors {
+                    println!("error (continued past): {error}");
+                }
+            }
+            Ok(())
+        }
+        Err(RestoreError::Failed(summary)) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                for error in summary.errors.iter().skip(1).take(20) {
+                    eprintln!("  also: {error}");
+                }
+            }
+            Err(RestoreError::Failed(summary).into())
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn progress_bar(json: bool) -> ProgressBar {
+    if json || !console_is_interactive() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {wide_msg} {pos}/{len} [{elapsed}]")
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn console_is_interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}
+
+fn show(bar: &ProgressBar, progress: &Progress) {
+    if progress.bytes_total > 0 {
+        bar.set_length(progress.bytes_total);
+        bar.set_position(progress.bytes_done);
+    } else {
+        bar.set_length(progress.items_total.unwrap_or(0));
+        bar.set_position(progress.items_done);
+    }
+    if let Some(table) = &progress.current {
+        bar.set_message(format!("loading {table}"));
+    }
+}
