@@ -38,6 +38,8 @@ pub struct RestoreArgs {
     pub target_databases: Vec<String>,
     pub id: Option<String>,
     pub json: bool,
+    /// With `json`: also print each progress event as a JSON line (`{"event":"progress",...}`).
+    pub progress_json: bool,
     pub jobs: u32,
     pub continue_on_error: bool,
     pub pg_bindir: Option<PathBuf>,
@@ -66,13 +68,21 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
     };
     let bar = progress_bar(args.json);
     let sink_bar = bar.clone();
-    let sink: restore::ProgressSink = Arc::new(move |p: &Progress| show(&sink_bar, p));
+    let progress_json = args.json && args.progress_json;
+    let sink: restore::ProgressSink = Arc::new(move |p: &Progress| {
+        if progress_json {
+            let mut event = serde_json::to_value(p).expect("progress serialises");
+            event["event"] = "progress".into();
+            println!("{event}");
+        }
+        show(&sink_bar, p)
+    });
     let result = restore::restore(&args.file, &id, &target, &options, sink).await;
     bar.finish_and_clear();
     match result {
         Ok(summary) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                println!("{}", serde_json::to_string(&summary)?);
             } else {
                 for db in &summary.databases {
                     println!(
@@ -94,7 +104,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         }
         Err(RestoreError::Failed(summary)) => {
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary)?);
+                println!("{}", serde_json::to_string(&summary)?);
             } else {
                 for error in summary.errors.iter().skip(1).take(20) {
                     eprintln!("  also: {error}");

@@ -37,6 +37,14 @@ enum Command {
         /// Directory holding the PostgreSQL binaries (initdb, postgres, pg_restore).
         #[arg(long, env = lens::postgres::BINDIR_ENV)]
         pg_bindir: Option<PathBuf>,
+        /// How long the dumps given here live (e.g. 24h, 30m) [default: until removed].
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<std::time::Duration>,
+        /// How often expired dumps and orphaned sandboxes are looked for.
+        #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", hide = true)]
+        sweep_interval: std::time::Duration,
+        /// Dump files to restore and serve (a file given again is not restored twice).
+        dumps: Vec<PathBuf>,
     },
     /// Tell what a dump file is (format, versions, databases) without restoring it.
     Inspect {
@@ -65,9 +73,12 @@ enum Command {
         /// The sandbox id: names the role (dl_ID) and databases [default: random].
         #[arg(long)]
         id: Option<String>,
-        /// Print the summary as JSON.
+        /// Print the summary as one line of JSON.
         #[arg(long)]
         json: bool,
+        /// With --json: print progress events as JSON lines before the summary.
+        #[arg(long, requires = "json")]
+        progress_json: bool,
         /// Parallel pg_restore jobs (custom and directory formats).
         #[arg(long, default_value_t = 2)]
         jobs: u32,
@@ -95,12 +106,18 @@ async fn main() -> ExitCode {
             data_dir,
             database_url,
             pg_bindir,
+            ttl,
+            sweep_interval,
+            dumps,
         } => {
             let options = api::standalone::ServeOptions {
                 listen,
                 data_dir,
                 database_url,
                 pg_bindir,
+                dumps,
+                ttl,
+                sweep_interval,
             };
             api::standalone::serve(options, |url| println!("PgDumpLens is ready at {url}"))
                 .await
@@ -114,6 +131,7 @@ async fn main() -> ExitCode {
             target_databases,
             id,
             json,
+            progress_json,
             jobs,
             continue_on_error,
             pg_bindir,
@@ -125,6 +143,7 @@ async fn main() -> ExitCode {
                 target_databases,
                 id,
                 json,
+                progress_json,
                 jobs,
                 continue_on_error,
                 pg_bindir,

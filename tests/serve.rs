@@ -254,3 +254,166 @@ async fn serve_works_for_an_ordinary_user() {
     let server = Server::start_command(command, &dir.path().join("data"), &[]);
     assert_eq!(server.get_json("healthz").await["status"], "ok");
 }
+
+/// The superuser URL of the managed cluster in `data_dir` (for checks from outside).
+fn cluster_admin(data_dir: &Path, port: u16, database: &str) -> String {
+    let password = std::fs::read_to_string(data_dir.join("postgres/superuser-password")).unwrap();
+    format!(
+        "postgres://postgres:{}@127.0.0.1:{port}/{database}",
+        password.trim()
+    )
+}
+
+fn cluster_port(data_dir: &Path) -> u16 {
+    let text = std::fs::read_to_string(data_dir.join("postgres/pgdata/postmaster.pid")).unwrap();
+    text.lines().nth(3).unwrap().trim().parse().unwrap()
+}
+
+async fn sql_one(url: &str, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+}
+
+impl Server {
+    /// Polls the dump list until every dump is in one of `phases`; returns the list.
+    async fn wait_for_phases(&self, phases: &[&str]) -> Vec<serde_json::Value> {
+        for _ in 0..600 {
+            let dumps = self.get_json("api/v1/dumps").await;
+            let dumps = dumps.as_array().unwrap().clone();
+            if !dumps.is_empty()
+                && dumps
+                    .iter()
+                    .all(|d| phases.contains(&d["phase"].as_str().unwrap()))
+            {
+                return dumps;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "dumps did not reach {phases:?}: {}",
+            self.get_json("api/v1/dumps").await
+        );
+    }
+}
+
+fn fixture_arg(name: &str) -> String {
+    lens::testing::fixture(name).to_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn serve_restores_the_dumps_it_is_given_and_stores_their_schema() {
+    let dir = reachable_tempdir();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/chinook.dump");
+    let dumpall = fixture_arg("cluster.pg18.dumpall.sql");
+    let server = Server::start(dir.path(), &[demo, &dumpall]);
+    let dumps = server.wait_for_phases(&["Ready"]).await;
+    assert_eq!(dumps.len(), 2);
+    let by_name = |name: &str| dumps.iter().find(|d| d["name"] == name).unwrap().clone();
+    let chinook = by_name("chinook.dump");
+    assert_eq!(chinook["format"], "custom");
+    assert_eq!(chinook["summary"]["databases"][0]["tables"], 11);
+    let cluster = by_name("cluster.pg18.dumpall.sql");
+    let databases = cluster["summary"]["databases"].as_array().unwrap();
+    let names: Vec<_> = databases
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["chinook", "world"]);
+    let one = server
+        .get_json(&format!("api/v1/dumps/{}", chinook["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(one["name"], "chinook.dump");
+
+    let meta = cluster_admin(dir.path(), cluster_port(dir.path()), "dumplens");
+    assert_eq!(
+        sql_one(&meta, "SELECT count(*) FROM schema_graphs").await,
+        3
+    );
+    let tables = sql_one(
+        &meta,
+        "SELECT sum(jsonb_array_length(graph->'tables'))::int8 FROM schema_graphs",
+    )
+    .await;
+    assert_eq!(tables, 11 + 11 + 3);
+}
+
+#[tokio::test]
+async fn a_dump_given_again_is_not_restored_twice() {
+    let dir = reachable_tempdir();
+    let world = fixture_arg("world.pg18.custom.dump");
+    let server = Server::start(dir.path(), &[&world]);
+    let first = server.wait_for_phases(&["Ready"]).await;
+    server.terminate();
+    let server = Server::start(dir.path(), &[&world]);
+    let second = server.wait_for_phases(&["Ready"]).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(first[0]["id"], second[0]["id"]);
+}
+
+#[tokio::test]
+async fn a_restore_interrupted_by_a_crash_is_redone_without_duplicates() {
+    let dir = reachable_tempdir();
+    let world = fixture_arg("world.pg18.custom.dump");
+    let server = Server::start(dir.path(), &[&world]);
+    let dumps = server.wait_for_phases(&["Ready"]).await;
+    let id = dumps[0]["id"].as_str().unwrap().to_string();
+    let port = cluster_port(dir.path());
+    // As if the process died mid-restore: the record says Restoring, the sandbox half exists.
+    let meta = cluster_admin(dir.path(), port, "dumplens");
+    sql_one(&meta, &format!("WITH u AS (UPDATE dumps SET phase = 'Restoring' WHERE id = '{id}' RETURNING 1) SELECT count(*) FROM u")).await;
+    server.terminate();
+
+    let server = Server::start(dir.path(), &[]);
+    let dumps = server.wait_for_phases(&["Ready"]).await;
+    assert_eq!(dumps.len(), 1);
+    assert_eq!(dumps[0]["id"], id.as_str());
+    let admin = cluster_admin(dir.path(), cluster_port(dir.path()), "postgres");
+    let sandboxes = sql_one(
+        &admin,
+        &format!("SELECT count(*) FROM pg_database WHERE datname LIKE 'dl\\_{id}%'"),
+    )
+    .await;
+    assert_eq!(sandboxes, 1);
+    let sandbox = cluster_admin(dir.path(), cluster_port(dir.path()), &format!("dl_{id}"));
+    assert_eq!(sql_one(&sandbox, "SELECT count(*) FROM city").await, 4079);
+}
+
+#[tokio::test]
+async fn expired_dumps_lose_their_sandbox_and_orphans_are_swept() {
+    let dir = reachable_tempdir();
+    let world = fixture_arg("world.pg18.custom.dump");
+    let server = Server::start(
+        dir.path(),
+        &["--ttl", "2s", "--sweep-interval", "300ms", &world],
+    );
+    let dumps = server.wait_for_phases(&["Expired"]).await;
+    let id = dumps[0]["id"].as_str().unwrap();
+    let admin = cluster_admin(dir.path(), cluster_port(dir.path()), "postgres");
+    let count_sandboxes = |pattern: String| {
+        format!(
+            "SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE '{pattern}') + (SELECT count(*) FROM pg_roles WHERE rolname LIKE '{pattern}')"
+        )
+    };
+    assert_eq!(
+        sql_one(&admin, &count_sandboxes(format!("dl\\_{id}%"))).await,
+        0
+    );
+    // The file was the user's, not an upload: it stays.
+    assert!(lens::testing::fixture("world.pg18.custom.dump").exists());
+
+    // A sandbox nobody recorded (a crash between creating and recording it) is swept.
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    conn.execute("CREATE ROLE dl_0rphan").await.unwrap();
+    conn.execute("CREATE DATABASE dl_0rphan OWNER dl_0rphan")
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if sql_one(&admin, &count_sandboxes("dl\\_0rphan".into())).await == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the orphaned sandbox was not swept");
+}

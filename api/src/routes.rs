@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use lens::store::{DumpRecord, Store};
 use serde::Serialize;
 use sqlx::PgPool;
 
@@ -16,6 +17,8 @@ use crate::Problem;
 pub struct AppState {
     /// The server that holds the metadata and the sandboxes.
     pub pool: PgPool,
+    /// The dumps this server knows.
+    pub store: Store,
     /// `server_version` of that server.
     pub postgres_version: String,
     /// Whether PgDumpLens runs that server itself (rather than `--database-url`).
@@ -26,6 +29,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/api/v1/version", get(version))
+        .route("/api/v1/dumps", get(list_dumps))
+        .route("/api/v1/dumps/{id}", get(get_dump))
         .with_state(state)
 }
 
@@ -72,4 +77,26 @@ async fn version(State(state): State<AppState>) -> Json<Version> {
             managed: state.managed_postgres,
         },
     })
+}
+
+fn store_problem(err: lens::store::StoreError) -> Problem {
+    tracing::error!(%err, "metadata store");
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
+}
+
+async fn list_dumps(State(state): State<AppState>) -> Result<Json<Vec<DumpRecord>>, Problem> {
+    state.store.list().await.map(Json).map_err(store_problem)
+}
+
+async fn get_dump(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DumpRecord>, Problem> {
+    match state.store.get(&id).await.map_err(store_problem)? {
+        Some(record) => Ok(Json(record)),
+        None => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no dump {id:?}"),
+        )),
+    }
 }

@@ -91,6 +91,11 @@ impl ServerUrl {
         env
     }
 
+    /// The whole URL, password included: for a child process's environment, never for logs.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
     /// The URL without its password, for messages.
     pub fn redacted(&self) -> String {
         let mut url = self.0.clone();

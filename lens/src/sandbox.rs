@@ -39,12 +39,14 @@ impl SandboxNames {
 }
 
 /// Dump ids become parts of role and database names, so they are restricted to characters that
-/// need no quoting and leave room within PostgreSQL's 63-byte identifiers.
+/// need no quoting and leave room within PostgreSQL's 63-byte identifiers. No underscores: in
+/// `dl_<id>_<n>` the id must end where the database number starts. (A Kubernetes UID without
+/// its dashes fits.)
 pub fn validate_id(id: &str) -> Result<(), SandboxError> {
     let valid = (1..=40).contains(&id.len())
         && id
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if valid {
         Ok(())
     } else {
@@ -137,6 +139,52 @@ pub async fn drop_all(admin: &mut PgConnection, names: &SandboxNames) -> Result<
         .await?;
     }
     run(admin, format!("DROP ROLE IF EXISTS {}", names.role)).await
+}
+
+/// The ids of every sandbox on the server (from its roles and databases).
+pub async fn existing_ids(admin: &mut PgConnection) -> Result<Vec<String>, SandboxError> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT rolname::text FROM pg_roles WHERE rolname LIKE 'dl\\_%'
+         UNION SELECT datname::text FROM pg_database WHERE datname LIKE 'dl\\_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    .map_err(|source| SandboxError::Server {
+        action: "listing sandboxes".into(),
+        source,
+    })?;
+    let mut ids: Vec<String> = names
+        .iter()
+        .filter_map(|name| name.strip_prefix(PREFIX))
+        // dl_<id>_<n> is database n of dump <id> (ids have no underscores).
+        .map(|rest| rest.split('_').next().unwrap_or(rest).to_string())
+        .filter(|id| validate_id(id).is_ok())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The role and databases of sandbox `id` as they exist on the server (any number of
+/// databases, so cleanup needs no record of how many a dump had).
+pub async fn names_on_server(
+    admin: &mut PgConnection,
+    id: &str,
+) -> Result<SandboxNames, SandboxError> {
+    validate_id(id)?;
+    let role = format!("{PREFIX}{id}");
+    let databases: Vec<String> = sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname = $1 OR datname ~ ('^' || $1 || '_[0-9]+$')
+         ORDER BY 1",
+    )
+    .bind(&role)
+    .fetch_all(&mut *admin)
+    .await
+    .map_err(|source| SandboxError::Server {
+        action: "listing a sandbox's databases".into(),
+        source,
+    })?;
+    Ok(SandboxNames { role, databases })
 }
 
 /// Makes a server fit to hold sandboxes: no role may connect to the databases that are not its

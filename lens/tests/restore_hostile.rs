@@ -281,7 +281,7 @@ async fn a_sandbox_role_cannot_connect_to_other_databases() {
     };
     restore(
         &fixture("world.pg18.custom.dump"),
-        "ignored_for_existing",
+        "existing",
         &target,
         &RestoreOptions::default(),
         Arc::new(|_| {}),

@@ -958,20 +958,20 @@ fn is_var_char(c: u8) -> bool {
 }
 
 /// The database name in the arguments of `\connect` as pg_dump/pg_dumpall write it:
-/// `chinook`, `"my db"`, `-reuse-previous=on "dbname='my db'"`, `-reuse-previous=on "dbname='it''s'"`
-/// (pg_dumpall doubles single quotes inside the conninfo and wraps it in double quotes; inside
-/// psql double quotes a `""` is a literal `"`). Returns None when there is no database name.
+/// `chinook`, `"my db"`, `-reuse-previous=on "dbname='my db'"`, `-reuse-previous=on "dbname='it\'s'"`.
+/// Names that need quoting are written as a libpq conninfo (`dbname='...'`, where libpq's own
+/// escapes are `\'` and `\\`; a doubled `''` is accepted too) wrapped in psql double quotes
+/// (inside which `""` is a literal `"`). Returns None when there is no database name.
 ///
 /// The arguments are parsed as psql parses them (`read_connect_arg`: whitespace-separated,
-/// double quotes kept then stripped with `""` as `"`, single quotes with backslash escapes,
-/// trailing unquoted semicolons dropped), and a database name that psql would take as a
-/// connection string (`key=value ...`) must consist of `dbname` alone. pg_dump actually writes
-/// `\'` inside the conninfo value (libpq's escape); both `\'` and `''` are accepted.
+/// double quotes kept then stripped, single quotes with backslash escapes, trailing unquoted
+/// semicolons dropped), and a name that psql would take as a connection string
+/// (`key=value ...`) must set `dbname` and nothing else.
 ///
 /// None also means "not safe to follow": anything else on the line (a user, host or port that
-/// psql would switch to, another meta-command after an unquoted backslash, a backquoted shell
-/// command, a psql variable), other connection parameters, a URI, or a name that libpq could
-/// itself expand as a connection string. A caller should refuse such a `\connect`.
+/// psql would switch to, another meta-command or SQL after an unquoted backslash, a backquoted
+/// shell command, a psql variable), other connection parameters, a URI, or a name that libpq
+/// could itself expand as a connection string. A caller should refuse such a `\connect`.
 pub fn connect_target(args: &str) -> Option<String> {
     let parsed = slash_args(args)?;
     let mut rest = parsed.as_slice();
@@ -1944,35 +1944,5 @@ mod tests {
             }
         }
         assert!(!in_copy);
-    }
-
-    /// `cargo test --release -p lens --lib dump::script::tests::throughput -- --ignored --nocapture`
-    #[test]
-    #[ignore = "a measurement; run it in release mode"]
-    fn throughput() {
-        let mut copy = b"COPY t (a, b, c) FROM stdin;\n".to_vec();
-        while copy.len() < 256 << 20 {
-            copy.extend_from_slice(
-                b"12345\tsome text, with\\ttabs and \\\\ backslashes\t2024-01-01 00:00:00+00\n",
-            );
-        }
-        copy.extend_from_slice(b"\\.\n");
-        let mut sql = Vec::new();
-        while sql.len() < 128 << 20 {
-            sql.extend_from_slice(b"INSERT INTO public.t (a, b, c) VALUES (12345, 'some text, with ''quotes''', E'\\\\x00ff'); -- comment\nCREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$;\n");
-        }
-        for (what, input) in [("COPY data", &copy), ("statements", &sql)] {
-            let start = std::time::Instant::now();
-            let mut r = ScriptReader::new(&input[..], 256 << 20);
-            let mut n = 0usize;
-            while let Some(_item) = r.next_item().unwrap() {
-                n += 1;
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{what}: {n} items, {:.0} MB/s",
-                input.len() as f64 / secs / 1e6
-            );
-        }
     }
 }

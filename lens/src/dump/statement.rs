@@ -86,6 +86,53 @@ fn is_owner_change(sql: &str) -> bool {
         && words[words.len() - 2].eq_ignore_ascii_case("TO")
 }
 
+/// Client encodings in which a multi-byte character can contain the bytes of `\` or `'`: psql
+/// (and the server) then split statements differently from a UTF-8 reader.
+const UNSAFE_ENCODINGS: &[&str] = &[
+    "SJIS",
+    "SHIFT_JIS_2004",
+    "BIG5",
+    "GBK",
+    "UHC",
+    "GB18030",
+    "JOHAB",
+    "WIN932",
+    "WIN936",
+    "WIN949",
+    "WIN950",
+];
+
+/// Why a `SET` would make the server read the rest of the script differently from our lexer
+/// (which assumes standard-conforming strings and an ASCII-safe encoding), if it would.
+pub fn changes_script_syntax(sql: &str) -> Option<String> {
+    let words = words_outside_quotes(sql.trim_end().trim_end_matches(';'));
+    let mut words = words
+        .iter()
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'));
+    if !words.next()?.eq_ignore_ascii_case("SET") {
+        return None;
+    }
+    let mut name = words.next()?;
+    if name.eq_ignore_ascii_case("SESSION") || name.eq_ignore_ascii_case("LOCAL") {
+        name = words.next()?;
+    }
+    let value = words
+        .find(|w| !(*w == "=" || w.eq_ignore_ascii_case("TO")))
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if name.eq_ignore_ascii_case("standard_conforming_strings")
+        && !matches!(value.as_str(), "ON" | "TRUE" | "1" | "YES" | "DEFAULT")
+    {
+        return Some("standard_conforming_strings must stay on".into());
+    }
+    if name.eq_ignore_ascii_case("client_encoding") && UNSAFE_ENCODINGS.contains(&value.as_str()) {
+        return Some(format!(
+            "client_encoding {value} is not supported in a plain script; convert the dump to UTF8 or use pg_dump -Fc"
+        ));
+    }
+    None
+}
+
 /// Splits on whitespace, keeping double-quoted identifiers whole.
 fn words_outside_quotes(s: &str) -> Vec<&str> {
     let mut words = Vec::new();
@@ -198,6 +245,28 @@ mod tests {
         for (sql, expected) in cases {
             assert_eq!(classify(sql), expected, "{sql}");
         }
+    }
+
+    #[test]
+    fn settings_that_change_how_the_script_reads_are_named() {
+        assert_eq!(
+            changes_script_syntax("SET standard_conforming_strings = on;"),
+            None
+        );
+        assert_eq!(changes_script_syntax("SET client_encoding = 'UTF8';"), None);
+        assert_eq!(
+            changes_script_syntax("SET client_encoding = 'LATIN1';"),
+            None
+        );
+        assert!(changes_script_syntax("SET standard_conforming_strings = off;").is_some());
+        assert!(
+            changes_script_syntax("set session standard_conforming_strings to 'off'").is_some()
+        );
+        assert!(
+            changes_script_syntax("SET client_encoding = 'SJIS';")
+                .unwrap()
+                .contains("SJIS")
+        );
     }
 
     #[test]

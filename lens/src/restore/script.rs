@@ -14,7 +14,7 @@ use crate::conninfo::ServerUrl;
 use crate::dump::format::open_decompressed;
 use crate::dump::script::{ScriptError, ScriptItem, ScriptReader, connect_target};
 use crate::dump::sections::is_connect;
-use crate::dump::statement::{DatabaseVerb, StatementKind, classify};
+use crate::dump::statement::{DatabaseVerb, StatementKind, changes_script_syntax, classify};
 use crate::dump::{DumpError, DumpFormat, DumpInfo};
 
 /// Items in flight between the lexer thread and the executor; each is at most a statement or
@@ -182,10 +182,16 @@ impl ScriptRun<'_> {
                     // one sandbox.
                     return Ok(());
                 }
-                let target = connect_target(args);
-                let index = target
-                    .as_ref()
-                    .and_then(|db| self.info.databases.iter().position(|d| d == db));
+                // pg_dumpall writes `\connect` with a database name and nothing else; anything
+                // more (another user, host, a shell backtick) is refused.
+                let Some(target) = connect_target(args) else {
+                    self.error(
+                        line,
+                        format!("refused \\connect {args}: only a database name is allowed"),
+                    );
+                    return self.switch_to(None).await;
+                };
+                let index = self.info.databases.iter().position(|d| *d == target);
                 self.switch_to(index).await
             }
             // pg_dump's guard against psql meta-commands in the dump; meaningless to us.
@@ -234,6 +240,9 @@ impl ScriptRun<'_> {
                     "database {name:?} is not one of this dump's databases"
                 )),
             ),
+            StatementKind::Setting if let Some(why) = changes_script_syntax(sql) => {
+                self.error(line, refused(&why))
+            }
             StatementKind::Setting | StatementKind::Execute => match self.conn.as_mut() {
                 Some(conn) => {
                     if let Err(e) = sqlx::raw_sql(sql).execute(conn).await {

@@ -1,10 +1,16 @@
 //! `dumplens serve`: one process that runs its own PostgreSQL cluster (or uses an existing
 //! server) and serves the API on a loopback port.
 
+mod worker;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
+use lens::conninfo::{InvalidUrl, ServerUrl};
 use lens::postgres::{ManagedCluster, PgError, SearchPath, ServerExit};
+use lens::store::Store;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
@@ -23,6 +29,12 @@ pub struct ServeOptions {
     pub database_url: Option<String>,
     /// Where to find PostgreSQL binaries, before the standard search.
     pub pg_bindir: Option<PathBuf>,
+    /// Dump files to restore (again, unless already there).
+    pub dumps: Vec<PathBuf>,
+    /// How long the dumps given here live; `None` for as long as the server keeps them.
+    pub ttl: Option<Duration>,
+    /// How often expired dumps and orphaned sandboxes are looked for.
+    pub sweep_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +63,21 @@ pub enum ServeError {
 
     #[error("cannot connect to PostgreSQL at the given --database-url: {0}")]
     Connect(sqlx::Error),
+
+    #[error("--database-url: {0}")]
+    InvalidUrl(#[from] InvalidUrl),
+
+    #[error(transparent)]
+    Store(#[from] lens::store::StoreError),
+
+    #[error(transparent)]
+    Sandbox(#[from] lens::sandbox::SandboxError),
+
+    #[error(transparent)]
+    Worker(#[from] worker::WorkerError),
+
+    #[error("cannot find the dumplens executable to run restores: {0}")]
+    NoExecutable(std::io::Error),
 
     #[error("{0}; run dumplens serve again to restart it")]
     PostgresDied(ServerExit),
@@ -115,8 +142,25 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
         .fetch_one(&pool)
         .await
         .map_err(ServeError::Connect)?;
+    let admin: ServerUrl = admin_url.parse()?;
+    if cluster.is_some() {
+        // Our own cluster: no sandbox role may connect to the databases that are not its own.
+        let mut conn = lens::sandbox::connect(&admin.connect_options()).await?;
+        lens::sandbox::harden_server(&mut conn).await?;
+    }
+    let store = Store::open(&admin).await?;
+    let exe = std::env::current_exe().map_err(ServeError::NoExecutable)?;
+    // The orphan sweep drops every sandbox without a record: only on a server that is ours alone.
+    let worker = worker::Worker::new(store.clone(), admin, exe, cluster.is_some());
+    worker.recover().await?;
+    for dump in &options.dumps {
+        let record = worker.add_file(dump, options.ttl).await?;
+        tracing::info!(id = %record.id, name = %record.name, phase = %record.phase.0, "dump");
+    }
+    tokio::spawn(worker.clone().run_sweeps(options.sweep_interval));
     let state = AppState {
         pool,
+        store,
         postgres_version,
         managed_postgres: cluster.is_some(),
     };

@@ -1,0 +1,357 @@
+//! The standalone adapter of the dump lifecycle: state in the metadata store, each restore in a
+//! child process (`dumplens restore --target-url`, the same entrypoint a Kubernetes Job runs),
+//! so a hostile dump that exhausts the restore's memory takes down only that child.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lens::conninfo::ServerUrl;
+use lens::dump::{self, DumpFormat, Limits};
+use lens::lifecycle::{Event, Phase};
+use lens::sandbox::{self, SandboxNames};
+use lens::store::{DumpRecord, NewDump, Store, StoreError};
+use sqlx::{Connection, PgConnection};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sandbox(#[from] sandbox::SandboxError),
+    #[error("cannot read {}: {source}", path.display())]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Drives dumps through their lifecycle on this server.
+#[derive(Clone)]
+pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    admin: ServerUrl,
+    /// The `dumplens` executable, to run restores as child processes.
+    exe: PathBuf,
+    /// Sweep sandboxes no record owns: only on a server PgDumpLens owns alone.
+    sweep_orphans: bool,
+}
+
+impl Worker {
+    pub fn new(store: Store, admin: ServerUrl, exe: PathBuf, sweep_orphans: bool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                admin,
+                exe,
+                sweep_orphans,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Records a dump file the user pointed at (kept when the dump goes) and starts restoring
+    /// it. The same file given again is the same dump, unless that one has expired.
+    pub async fn add_file(
+        &self,
+        path: &Path,
+        ttl: Option<Duration>,
+    ) -> Result<DumpRecord, WorkerError> {
+        let path = path.canonicalize().map_err(|source| WorkerError::File {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let file = path.to_string_lossy().into_owned();
+        let existing = self
+            .store()
+            .list()
+            .await?
+            .into_iter()
+            .find(|d| d.file == file && !d.owns_file && d.phase.0 != Phase::Expired);
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
+        let size_bytes = std::fs::metadata(&path)
+            .map_err(|source| WorkerError::File {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.clone());
+        let record = self
+            .store()
+            .insert(&NewDump {
+                id: sandbox::new_id(),
+                name,
+                file: path,
+                owns_file: false,
+                size_bytes,
+                ttl,
+            })
+            .await?;
+        self.spawn_restore(record.id.clone());
+        Ok(record)
+    }
+
+    /// After a restart: work that was under way is redone from the start (its sandbox dropped
+    /// first, so nothing is duplicated).
+    pub async fn recover(&self) -> Result<(), WorkerError> {
+        for record in self.store().list().await? {
+            if record.phase.0.is_in_progress() {
+                tracing::info!(id = %record.id, phase = %record.phase.0, "redoing an interrupted restore");
+                self.store().reset_to_pending(&record.id).await?;
+                self.spawn_restore(record.id);
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_restore(&self, id: String) {
+        let worker = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = worker.restore(&id).await {
+                tracing::error!(%id, %err, "restore bookkeeping failed");
+            }
+        });
+    }
+
+    async fn restore(&self, id: &str) -> Result<(), WorkerError> {
+        let store = self.store();
+        let Some(record) = store.get(id).await? else {
+            return Ok(());
+        };
+        if store.apply(id, &Event::RestoreStarted).await?.is_none() {
+            return Ok(());
+        }
+        match self.run_restore(&record).await {
+            Ok(databases) => {
+                store.apply(id, &Event::Restored).await?;
+                match self.analyze(id, &databases).await {
+                    Ok(()) => {
+                        store.apply(id, &Event::Analyzed).await?;
+                        tracing::info!(%id, name = %record.name, "dump is ready");
+                    }
+                    Err(reason) => self.fail(id, reason).await?,
+                }
+            }
+            Err(reason) => self.fail(id, reason).await?,
+        }
+        Ok(())
+    }
+
+    async fn fail(&self, id: &str, reason: String) -> Result<(), WorkerError> {
+        tracing::warn!(%id, %reason, "dump failed");
+        self.drop_sandbox(id).await?;
+        self.store().apply(id, &Event::Failed(reason)).await?;
+        Ok(())
+    }
+
+    /// Creates the sandbox and runs `dumplens restore` into it as the sandbox role. Returns the
+    /// sandbox databases, or the reason it failed, in words for a person.
+    async fn run_restore(&self, record: &DumpRecord) -> Result<Vec<String>, String> {
+        let file = PathBuf::from(&record.file);
+        let info = {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || dump::inspect(&file, &Limits::default()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?
+        };
+        self.store()
+            .set_details(
+                &record.id,
+                serde_json::to_value(info.format)
+                    .ok()
+                    .as_ref()
+                    .and_then(|v| v.as_str()),
+                info.pg_dump_version.as_deref(),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let count = if info.format == DumpFormat::Dumpall {
+            info.databases.len().max(1)
+        } else {
+            1
+        };
+        let names = SandboxNames::new(&record.id, count).map_err(|e| e.to_string())?;
+        let password = sandbox::new_password();
+        let mut admin = PgConnection::connect_with(&self.inner.admin.connect_options())
+            .await
+            .map_err(|e| e.to_string())?;
+        // A previous attempt (before a restart) may have left a sandbox: start clean.
+        sandbox::drop_all(&mut admin, &names)
+            .await
+            .map_err(|e| e.to_string())?;
+        sandbox::create(&mut admin, &names, &password)
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = admin.close().await;
+
+        let role = self
+            .inner
+            .admin
+            .with_login(&names.role, &password)
+            .with_database(&names.databases[0]);
+        let mut child = tokio::process::Command::new(&self.inner.exe)
+            .arg("restore")
+            .arg(&file)
+            .args(["--json", "--progress-json", "--id", &record.id])
+            .args(
+                names
+                    .databases
+                    .iter()
+                    .flat_map(|db| ["--target-database", db.as_str()]),
+            )
+            // The URL carries a password: the environment, not the command line.
+            .env("DUMPLENS_TARGET_URL", role.as_str())
+            .env_remove("DUMPLENS_ADMIN_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", self.inner.exe.display()))?;
+        let mut stderr = child.stderr.take().expect("piped");
+        let stderr_task = tokio::spawn(async move {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text).await;
+            text
+        });
+        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+        let mut summary = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if value["event"] == "progress" {
+                let _ = self.store().set_progress(&record.id, &value).await;
+            } else {
+                summary = Some(value);
+            }
+        }
+        let status = child.wait().await.map_err(|e| e.to_string())?;
+        let stderr = stderr_task.await.unwrap_or_default();
+        if let Some(summary) = &summary {
+            let _ = self
+                .store()
+                .set_details(&record.id, None, None, Some(summary))
+                .await;
+        }
+        if status.success() {
+            return Ok(names.databases);
+        }
+        let first_error = summary.as_ref().and_then(|s| s["errors"].get(0)).map(|e| {
+            format!(
+                "{}: {}",
+                e["location"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            )
+        });
+        let error_line = stderr
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("error: "))
+            .map(str::to_string);
+        Err(first_error
+            .or(error_line)
+            .unwrap_or_else(|| format!("the restore process ended with {status}")))
+    }
+
+    /// Builds and stores the schema graph of each restored database.
+    async fn analyze(&self, id: &str, databases: &[String]) -> Result<(), String> {
+        for database in databases {
+            let url = self.inner.admin.with_database(database);
+            let mut conn = PgConnection::connect_with(&url.connect_options())
+                .await
+                .map_err(|e| e.to_string())?;
+            let graph = lens::schema::introspect(&mut conn)
+                .await
+                .map_err(|e| format!("reading the schema of {database}: {e}"))?;
+            let graph = serde_json::to_value(&graph).map_err(|e| e.to_string())?;
+            self.store()
+                .put_schema_graph(id, database, &graph)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Drops the sandbox of dump `id`, whatever its size (databases of a pg_dumpall dump are
+    /// found by name).
+    async fn drop_sandbox(&self, id: &str) -> Result<(), WorkerError> {
+        let mut admin = sandbox::connect(&self.inner.admin.connect_options()).await?;
+        let names = owned_names(&mut admin, id).await?;
+        sandbox::drop_all(&mut admin, &names).await?;
+        Ok(())
+    }
+
+    /// Applies the TTL: drops the sandbox (and the file, when it was an upload) of every dump
+    /// whose time is up; the record stays, Expired.
+    pub async fn expire_due(&self) -> Result<(), WorkerError> {
+        for record in self.store().due_for_expiry().await? {
+            self.drop_sandbox(&record.id).await?;
+            if record.owns_file {
+                let _ = std::fs::remove_file(&record.file);
+            }
+            self.store().apply(&record.id, &Event::Expired).await?;
+            tracing::info!(id = %record.id, "dump expired");
+        }
+        Ok(())
+    }
+
+    /// Drops sandbox roles and databases that no live record owns (left by a crash between
+    /// creating a sandbox and recording it, or by a deleted record).
+    pub async fn sweep_orphans(&self) -> Result<(), WorkerError> {
+        if !self.inner.sweep_orphans {
+            return Ok(());
+        }
+        let live: HashSet<String> = self
+            .store()
+            .list()
+            .await?
+            .into_iter()
+            .filter(|d| d.phase.0 != Phase::Expired)
+            .map(|d| d.id)
+            .collect();
+        let mut admin = sandbox::connect(&self.inner.admin.connect_options()).await?;
+        for id in sandbox::existing_ids(&mut admin).await? {
+            if !live.contains(&id) {
+                let names = owned_names(&mut admin, &id).await?;
+                tracing::info!(%id, "dropping a sandbox no dump owns");
+                sandbox::drop_all(&mut admin, &names).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs expiry and the orphan sweep every `interval`, forever.
+    pub async fn run_sweeps(self, interval: Duration) {
+        loop {
+            if let Err(err) = self.expire_due().await {
+                tracing::warn!(%err, "expiry sweep failed");
+            }
+            if let Err(err) = self.sweep_orphans().await {
+                tracing::warn!(%err, "orphan sweep failed");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+}
+
+async fn owned_names(admin: &mut PgConnection, id: &str) -> Result<SandboxNames, WorkerError> {
+    Ok(sandbox::names_on_server(admin, id).await?)
+}
