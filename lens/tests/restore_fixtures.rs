@@ -179,3 +179,103 @@ async fn cluster_dumpall_as_two_databases() {
     let info = dump::inspect(&fixture("cluster.pg18.dumpall.sql"), &Limits::default()).unwrap();
     assert_eq!(info.databases, ["chinook", "world"]);
 }
+
+/// Writes `name` re-packed by `pack` into a temporary directory; returns the directory (kept
+/// alive by the caller) and the new file.
+fn repacked(
+    name: &str,
+    pack: impl FnOnce(&[u8], &std::path::Path),
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = lens::testing::reachable_tempdir();
+    let path = dir.path().join(format!("{name}.repacked"));
+    pack(&std::fs::read(fixture(name)).unwrap(), &path);
+    (dir, path)
+}
+
+async fn restores_like(
+    name: &str,
+    path: &std::path::Path,
+    format: &str,
+    compression: Option<&str>,
+    facts_key: &str,
+) {
+    let info = dump::inspect(path, &Limits::default()).unwrap();
+    assert_eq!(json!(info.format), json!(format), "{name}");
+    assert_eq!(info.compression.as_deref(), compression, "{name}");
+    let id = lens::sandbox::new_id();
+    let summary = restore(
+        path,
+        &id,
+        &Target::Admin(admin_server_url()),
+        &RestoreOptions::default(),
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let measured = measure(&summary.databases[0].sandbox).await;
+    let expected = &expected_facts()["facts"][facts_key];
+    assert_eq!(measured["rows_only"], expected["rows_only"], "{name}");
+    assert_eq!(measured["foreign_keys"], expected["foreign_keys"], "{name}");
+}
+
+#[tokio::test]
+async fn a_plain_script_compressed_with_zstd() {
+    let (_dir, path) = repacked("chinook.pg15.sql", |bytes, path| {
+        std::fs::write(path, zstd::encode_all(bytes, 3).unwrap()).unwrap();
+    });
+    restores_like(
+        "chinook.pg15.sql as zstd",
+        &path,
+        "plain",
+        Some("zstd"),
+        "chinook",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_plain_script_compressed_with_lz4() {
+    let (_dir, path) = repacked("chinook.pg15.sql", |bytes, path| {
+        let mut encoder = lz4_flex::frame::FrameEncoder::new(std::fs::File::create(path).unwrap());
+        std::io::Write::write_all(&mut encoder, bytes).unwrap();
+        encoder.finish().unwrap();
+    });
+    restores_like(
+        "chinook.pg15.sql as lz4",
+        &path,
+        "plain",
+        Some("lz4"),
+        "chinook",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_directory_dump_uploaded_as_a_zip_of_its_folder() {
+    let (_dir, path) = repacked("pagila.pg18.dir.tar", |bytes, path| {
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+        let mut tar = tar::Archive::new(bytes);
+        for entry in tar.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.header().entry_type() != tar::EntryType::Regular {
+                continue;
+            }
+            let name = format!(
+                "pagila/{}",
+                entry.path().unwrap().file_name().unwrap().to_string_lossy()
+            );
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::copy(&mut entry, &mut zip).unwrap();
+        }
+        zip.finish().unwrap();
+    });
+    restores_like(
+        "pagila directory as zip",
+        &path,
+        "directory",
+        Some("gzip"),
+        "pagila",
+    )
+    .await;
+}

@@ -391,3 +391,114 @@ async fn an_archive_newer_than_pg_restore_names_the_version_needed() {
     assert!(err.contains("15.4"), "{err}");
     assert_eq!(sandbox_leftovers(&id).await, 0);
 }
+
+async fn restore_script_with(
+    script: &str,
+    options: &RestoreOptions,
+) -> (String, Result<RestoreSummary, RestoreError>) {
+    let dir = reachable_tempdir();
+    let path = dir.path().join("script.sql");
+    std::fs::write(&path, script).unwrap();
+    let id = sandbox::new_id();
+    let result = restore(
+        &path,
+        &id,
+        &Target::Admin(admin_server_url()),
+        options,
+        Arc::new(|_| {}),
+    )
+    .await;
+    (id, result)
+}
+
+#[tokio::test]
+async fn a_restore_that_runs_too_long_is_stopped_and_removed() {
+    let options = RestoreOptions {
+        limits: lens::dump::Limits {
+            max_duration: std::time::Duration::from_secs(2),
+            ..Default::default()
+        },
+        ..RestoreOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let (id, result) =
+        restore_script_with("CREATE TABLE t (a int);\nSELECT pg_sleep(600);\n", &options).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, RestoreError::TimedOut(_)), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(sandbox_leftovers(&id).await, 0);
+}
+
+#[tokio::test]
+async fn continue_on_error_keeps_the_restore_and_lists_the_errors() {
+    let options = RestoreOptions {
+        continue_on_error: true,
+        ..RestoreOptions::default()
+    };
+    let script =
+        "CREATE TABLE t (a int);\nINSERT INTO missing VALUES (1);\nINSERT INTO t VALUES (1);\n";
+    let (id, result) = restore_script_with(script, &options).await;
+    let summary = result.unwrap();
+    assert_eq!(summary.errors.len(), 1, "{summary:?}");
+    assert_eq!(summary.errors[0].location, "line 2");
+    assert!(
+        summary.errors[0]
+            .message
+            .contains("\"missing\" does not exist"),
+        "{:?}",
+        summary.errors
+    );
+    assert_eq!(summary.databases[0].tables, 1);
+    let mut admin = admin().await;
+    let names = sandbox::names_on_server(&mut admin, &id).await.unwrap();
+    sandbox::drop_all(&mut admin, &names).await.unwrap();
+}
+
+#[tokio::test]
+async fn dumpall_databases_with_spaces_capitals_and_quotes_get_a_sandbox_each() {
+    let script = "\\restrict k\nCREATE ROLE postgres;\n\\unrestrict k\n\\connect template1\nSET x = 1;\n\
+        CREATE DATABASE \"My Db\" WITH TEMPLATE = template0;\n\\connect -reuse-previous=on \"dbname='My Db'\"\n\
+        CREATE TABLE one (a int);\nCOPY one (a) FROM stdin;\n1\n2\n\\.\n\
+        CREATE DATABASE \"It's \"\"Quoted\"\"\" WITH TEMPLATE = template0;\n\\connect -reuse-previous=on \"dbname='It''s \"\"Quoted\"\"'\"\n\
+        CREATE TABLE two (b text);\nINSERT INTO two VALUES ('x');\n";
+    let dir = reachable_tempdir();
+    let path = dir.path().join("cluster.sql");
+    std::fs::write(
+        &path,
+        format!("--\n-- PostgreSQL database cluster dump\n--\n\n{script}"),
+    )
+    .unwrap();
+    let (id, result) = restore_file(&path).await;
+    let summary = result.unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<_> = summary
+        .databases
+        .iter()
+        .map(|d| d.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["My Db", "It's \"Quoted\""]);
+    let count = |db: &str, sql: &'static str| {
+        let url = admin_server_url().with_database(db);
+        async move {
+            let mut conn = PgConnection::connect_with(&url.connect_options())
+                .await
+                .unwrap();
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count(&summary.databases[0].sandbox, "SELECT count(*) FROM one").await,
+        2
+    );
+    assert_eq!(
+        count(&summary.databases[1].sandbox, "SELECT count(*) FROM two").await,
+        1
+    );
+    assert!(all_messages(&summary).contains("roles, tablespaces and server settings"));
+    let mut admin = admin().await;
+    let names = sandbox::names_on_server(&mut admin, &id).await.unwrap();
+    assert_eq!(names.databases.len(), 2);
+    sandbox::drop_all(&mut admin, &names).await.unwrap();
+}

@@ -1,0 +1,90 @@
+//! The one-shot commands as a user (or a Kubernetes Job) runs them.
+
+use std::process::Command;
+
+use lens::testing::{admin_url, fixture, reachable_tempdir};
+use serde_json::Value;
+
+const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
+
+#[test]
+fn inspect_prints_exactly_the_documented_fields() {
+    let output = Command::new(DUMPLENS)
+        .args(["inspect", "--json"])
+        .arg(fixture("cluster.pg18.dumpall.sql"))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let info: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut keys: Vec<_> = info.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "compression",
+            "databases",
+            "format",
+            "pgDumpVersion",
+            "serverVersion",
+            "tocEntries"
+        ]
+    );
+    assert_eq!(info["format"], "dumpall");
+    assert_eq!(info["databases"], serde_json::json!(["chinook", "world"]));
+    assert_eq!(info["tocEntries"], Value::Null);
+}
+
+#[test]
+fn inspect_of_something_else_is_one_clear_error() {
+    let output = Command::new(DUMPLENS)
+        .arg("inspect")
+        .arg(fixture("EXPECTED.json"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(
+        stderr.trim(),
+        "error: this is not a PostgreSQL dump: it is neither a pg_dump archive (custom, tar or directory format) nor an SQL script"
+    );
+}
+
+#[test]
+fn restore_prints_a_json_summary_and_fails_with_one() {
+    let output = Command::new(DUMPLENS)
+        .args(["restore", "--json", "--id", "clitest"])
+        .arg(fixture("world.pg18.custom.dump"))
+        .env("DUMPLENS_ADMIN_URL", admin_url())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["id"], "clitest");
+    assert_eq!(summary["format"], "custom");
+    assert_eq!(summary["databases"][0]["name"], "world");
+    assert_eq!(summary["databases"][0]["sandbox"], "dl_clitest");
+    assert_eq!(summary["databases"][0]["tables"], 3);
+    assert_eq!(summary["databases"][0]["rows"], 4079 + 239 + 984);
+
+    let dir = reachable_tempdir();
+    let hostile = dir.path().join("hostile.sql");
+    std::fs::write(&hostile, "CREATE TABLE t (a int);\n\\! id\n").unwrap();
+    let output = Command::new(DUMPLENS)
+        .args(["restore", "--json"])
+        .arg(&hostile)
+        .env("DUMPLENS_ADMIN_URL", admin_url())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["errors"][0]["location"], "line 2");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("error: the restore failed with 1 error(s)"),
+        "{stderr}"
+    );
+}
