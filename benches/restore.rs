@@ -5,11 +5,13 @@
 //!   `pg_restore -j 2` (archives) and `psql -1 -f` (plain); peak memory of `dumplens restore`;
 //! - introspection of a generated schema (tables x 10 columns): time and catalog queries.
 //!
-//! `cargo bench --bench restore` (scale 50, about 750 MB, and 5,000 tables by default);
-//! `DUMPLENS_BENCH_SCALE` and `DUMPLENS_BENCH_TABLES` make it smaller.
+//! `cargo bench --bench restore` (scale 50, about 750 MB, 3 runs each, and 5,000 tables by
+//! default); `DUMPLENS_BENCH_SCALE`, `DUMPLENS_BENCH_RUNS` and `DUMPLENS_BENCH_TABLES` change
+//! that.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lens::conninfo::ServerUrl;
@@ -31,10 +33,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 #[allow(clippy::zombie_processes)]
 fn run_measured(command: &mut Command) -> (Duration, u64) {
     let start = Instant::now();
-    let child = command
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let child = command.spawn().expect("spawn");
     let pid = child.id() as i32;
     let mut status = 0;
     // SAFETY: a zeroed rusage is a valid out-parameter for wait4.
@@ -126,55 +125,109 @@ async fn make_dumps(admin: &ServerUrl, scale: u64, dir: &Path) -> Dumps {
     dumps
 }
 
-fn dumplens_restore(admin: &ServerUrl, file: &Path) -> (Duration, u64) {
-    run_measured(
+/// One `dumplens restore`: wall time, peak RSS (KiB), and the load time it reports (its wall
+/// time less inspection, sandbox creation and ANALYZE).
+fn dumplens_restore(admin: &ServerUrl, file: &Path) -> (Duration, u64, Duration) {
+    let output = std::env::temp_dir().join(format!("dumplens-bench-{}.json", std::process::id()));
+    let (wall, rss) = run_measured(
         Command::new(DUMPLENS)
             .arg("restore")
             .arg(file)
             .args(["--jobs", "2", "--json"])
             .env("DUMPLENS_ADMIN_URL", admin.as_str())
-            .env("DUMPLENS_PG_BINDIR", &install().bin_dir),
-    )
-}
-
-fn report(what: &str, baseline_name: &str, baseline: Duration, ours: Duration, rss_kib: u64) {
-    println!(
-        "| {what} | {:.2} s | {baseline_name} {:.2} s | {:.3} | {} MB |",
-        ours.as_secs_f64(),
-        baseline.as_secs_f64(),
-        ours.as_secs_f64() / baseline.as_secs_f64(),
-        rss_kib / 1024
+            .env("DUMPLENS_PG_BINDIR", &install().bin_dir)
+            .stdout(std::fs::File::create(&output).unwrap()),
     );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&output);
+    let load = Duration::from_secs_f64(summary["loadSeconds"].as_f64().unwrap());
+    (wall, rss, load)
 }
 
-async fn restore_benchmarks(admin: &ServerUrl, dumps: &Dumps) {
-    println!("| restore | dumplens | baseline | ratio | dumplens peak RSS |");
-    println!("|---|---|---|---|---|");
-    let archive_cases = [
-        ("custom", &dumps.custom, &dumps.custom),
-        ("directory (tar)", &dumps.directory_tar, &dumps.directory),
-    ];
-    for (what, ours_file, baseline_file) in archive_cases {
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Times `baseline` and `ours` alternately `runs` times and prints the medians and ratios.
+async fn compare(
+    what: &str,
+    baseline_name: &str,
+    admin: &ServerUrl,
+    runs: usize,
+    mut baseline: impl FnMut(&ServerUrl) -> Duration,
+    ours_file: &Path,
+) {
+    let (mut base, mut wall, mut load, mut rss) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for _ in 0..runs {
         let target = fresh_database(admin, "bench_baseline").await;
-        let (baseline, _) = run_measured(
-            libpq(&mut Command::new(install().program("pg_restore")), &target)
-                .args(["--no-owner", "--no-privileges", "--jobs=2", "--dbname"])
-                .arg(target.database().unwrap())
-                .arg(baseline_file),
-        );
-        let (ours, rss) = dumplens_restore(admin, ours_file);
-        report(what, "pg_restore -j 2", baseline, ours, rss);
+        base.push(baseline(&target));
+        let (w, r, l) = dumplens_restore(admin, ours_file);
+        wall.push(w);
+        load.push(l);
+        rss = rss.max(r);
         drop_sandboxes(admin).await;
     }
-    let target = fresh_database(admin, "bench_baseline").await;
-    let (baseline, _) = run_measured(
-        libpq(&mut Command::new(install().program("psql")), &target)
-            .args(["-q", "-1", "-X", "-v", "ON_ERROR_STOP=1", "-f"])
-            .arg(&dumps.plain),
+    let (base, wall, load) = (median(base), median(wall), median(load));
+    println!(
+        "| {what} | {:.2} s | {baseline_name} {:.2} s | {:.3} | {:.3} | {} MB |",
+        wall.as_secs_f64(),
+        base.as_secs_f64(),
+        wall.as_secs_f64() / base.as_secs_f64(),
+        load.as_secs_f64() / base.as_secs_f64(),
+        rss / 1024
     );
-    let (ours, rss) = dumplens_restore(admin, &dumps.plain);
-    report("plain", "psql -1 -f", baseline, ours, rss);
-    drop_sandboxes(admin).await;
+}
+
+async fn restore_benchmarks(admin: &ServerUrl, dumps: &Dumps, runs: usize) {
+    println!("Medians of {runs} runs, alternating; ratio = dumplens / baseline.");
+    println!();
+    println!(
+        "| restore | dumplens (end to end) | baseline | ratio | ratio of the load alone | dumplens peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let pg_restore = |file: PathBuf| {
+        move |target: &ServerUrl| {
+            run_measured(
+                libpq(&mut Command::new(install().program("pg_restore")), target)
+                    .args(["--no-owner", "--no-privileges", "--jobs=2", "--dbname"])
+                    .arg(target.database().unwrap())
+                    .arg(&file)
+                    .stdout(std::process::Stdio::null()),
+            )
+            .0
+        }
+    };
+    compare(
+        "custom",
+        "pg_restore -j 2",
+        admin,
+        runs,
+        pg_restore(dumps.custom.clone()),
+        &dumps.custom,
+    )
+    .await;
+    compare(
+        "directory (packed as tar)",
+        "pg_restore -j 2 (of the folder)",
+        admin,
+        runs,
+        pg_restore(dumps.directory.clone()),
+        &dumps.directory_tar,
+    )
+    .await;
+    let plain = dumps.plain.clone();
+    let psql = move |target: &ServerUrl| {
+        run_measured(
+            libpq(&mut Command::new(install().program("psql")), target)
+                .args(["-q", "-1", "-X", "-v", "ON_ERROR_STOP=1", "-f"])
+                .arg(&plain)
+                .stdout(std::process::Stdio::null()),
+        )
+        .0
+    };
+    compare("plain", "psql -1 -f", admin, runs, psql, &dumps.plain).await;
     execute(admin, "DROP DATABASE bench_baseline").await;
 }
 
@@ -202,46 +255,14 @@ async fn introspection_benchmark(admin: &ServerUrl, tables: u64) {
     eprintln!("created {tables} tables in {:?}", started.elapsed());
     conn.execute("ANALYZE").await.unwrap();
 
-    let transactions =
-        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()";
-    let mut probe = PgConnection::connect_with(&db.connect_options())
+    let mut conn_for_graph = PgConnection::connect_with(&db.connect_options())
         .await
         .unwrap();
-    probe
-        .execute("SELECT pg_stat_force_next_flush()")
-        .await
-        .unwrap();
-    let mut introspecting = PgConnection::connect_with(&db.connect_options())
-        .await
-        .unwrap();
-    probe
-        .execute("SELECT pg_stat_clear_snapshot()")
-        .await
-        .unwrap();
-    let before: i64 = sqlx::query_scalar(transactions)
-        .fetch_one(&mut probe)
-        .await
-        .unwrap();
+    QUERIES.store(0, Ordering::SeqCst);
     let started = Instant::now();
-    let graph = lens::schema::introspect(&mut introspecting).await.unwrap();
+    let graph = lens::schema::introspect(&mut conn_for_graph).await.unwrap();
     let elapsed = started.elapsed();
-    introspecting
-        .execute("SELECT pg_stat_force_next_flush()")
-        .await
-        .unwrap();
-    introspecting.close().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    probe
-        .execute("SELECT pg_stat_clear_snapshot()")
-        .await
-        .unwrap();
-    let after: i64 = sqlx::query_scalar(transactions)
-        .fetch_one(&mut probe)
-        .await
-        .unwrap();
-    // Each catalog query is one transaction; so are the flush itself and the probe's own
-    // queries between the two readings (clear_snapshot, the first reading).
-    let queries = after - before - 3;
+    let queries = QUERIES.load(Ordering::SeqCst);
     let columns: usize = graph.tables.iter().map(|t| t.columns.len()).sum();
     println!();
     println!("| introspection | tables | columns | time | catalog queries |");
@@ -252,12 +273,31 @@ async fn introspection_benchmark(admin: &ServerUrl, tables: u64) {
         elapsed.as_secs_f64()
     );
     drop(conn);
-    drop(probe);
+    drop(conn_for_graph);
     execute(admin, "DROP DATABASE bench_schema WITH (FORCE)").await;
+}
+
+/// Statements sent through sqlx, counted from its own per-statement log events.
+static QUERIES: AtomicUsize = AtomicUsize::new(0);
+
+struct CountQueries;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CountQueries {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            QUERIES.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{Layer, filter::Targets};
+    let counting =
+        CountQueries.with_filter(Targets::new().with_target("sqlx::query", tracing::Level::TRACE));
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(counting))
+        .expect("the only subscriber");
     // `cargo bench` passes --bench; `cargo test --benches` would run this too: skip quietly then.
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -267,6 +307,7 @@ async fn main() {
     let tables = env_number("DUMPLENS_BENCH_TABLES", 5000);
     let dir = reachable_tempdir();
     let dumps = make_dumps(&admin, scale, dir.path()).await;
-    restore_benchmarks(&admin, &dumps).await;
+    let runs = env_number("DUMPLENS_BENCH_RUNS", 3) as usize;
+    restore_benchmarks(&admin, &dumps, runs).await;
     introspection_benchmark(&admin, tables).await;
 }

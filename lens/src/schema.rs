@@ -190,9 +190,6 @@ pub struct Policy {
 const USER_NAMESPACES: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema')
      AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
 
-/// How many catalog queries [`introspect`] runs, whatever the size of the schema.
-pub const CATALOG_QUERIES: usize = 11;
-
 #[derive(sqlx::FromRow)]
 struct RelationRow {
     oid: i64,

@@ -502,3 +502,20 @@ async fn dumpall_databases_with_spaces_capitals_and_quotes_get_a_sandbox_each() 
     assert_eq!(names.databases.len(), 2);
     sandbox::drop_all(&mut admin, &names).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_dump_that_grows_past_the_size_limit_is_stopped_and_removed() {
+    let options = RestoreOptions {
+        limits: lens::dump::Limits {
+            max_database_bytes: 32 << 20,
+            ..Default::default()
+        },
+        ..RestoreOptions::default()
+    };
+    // Small to ship, large once loaded: the data is generated on the server.
+    let script = "CREATE TABLE t (a text);\nINSERT INTO t SELECT repeat('x', 1000) FROM generate_series(1, 2000000);\n";
+    let (id, result) = restore_script_with(script, &options).await;
+    let err = result.unwrap_err();
+    assert!(matches!(err, RestoreError::TooBig { .. }), "{err}");
+    assert_eq!(sandbox_leftovers(&id).await, 0);
+}

@@ -19,6 +19,8 @@ pub struct Limits {
     pub max_statement_bytes: usize,
     /// Free space to keep on the disk that holds unpacked files.
     pub min_free_disk_bytes: u64,
+    /// Most the sandbox database(s) of one dump may grow to on the server while restoring.
+    pub max_database_bytes: u64,
 }
 
 /// Below this much output the ratio check does not apply.
@@ -32,6 +34,7 @@ impl Default for Limits {
             max_duration: Duration::from_secs(4 * 3600),
             max_statement_bytes: 256 << 20,
             min_free_disk_bytes: 1 << 30,
+            max_database_bytes: 256 << 30,
         }
     }
 }

@@ -86,7 +86,7 @@ pub struct RestoredDatabase {
 }
 
 /// What `dumplens restore` prints.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreSummary {
     pub id: String,
@@ -95,6 +95,9 @@ pub struct RestoreSummary {
     pub databases: Vec<RestoredDatabase>,
     pub warnings: Vec<String>,
     pub errors: Vec<RestoreIssue>,
+    /// Time spent loading the dump, and analysing the result (ANALYZE and counting).
+    pub load_seconds: f64,
+    pub analyze_seconds: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +122,8 @@ pub enum RestoreError {
     TargetMismatch { found: usize, given: usize },
     #[error("the restore took longer than {0:?}, the limit")]
     TimedOut(Duration),
+    #[error("the restored data grew past {limit} bytes, the limit for one dump")]
+    TooBig { limit: u64 },
     #[error("the restore failed with {} error(s); the first: {}", .0.errors.len(), .0.errors[0])]
     Failed(Box<RestoreSummary>),
     #[error("{0}")]
@@ -196,6 +201,7 @@ pub async fn restore(
     };
 
     let work = async {
+        let started = std::time::Instant::now();
         let outcome = match &pg_restore {
             Some(program) => {
                 let target = role_url.with_database(&databases[0]);
@@ -203,6 +209,7 @@ pub async fn restore(
             }
             None => script::restore(file, &info, &role_url, &databases, options, &progress).await?,
         };
+        let loaded = started.elapsed();
         let mut restored = Vec::new();
         for (i, sandbox_db) in databases.iter().enumerate() {
             let (tables, rows) = analyze(&role_url.with_database(sandbox_db)).await?;
@@ -214,6 +221,8 @@ pub async fn restore(
             });
         }
         Ok::<_, RestoreError>(RestoreSummary {
+            load_seconds: loaded.as_secs_f64(),
+            analyze_seconds: (started.elapsed() - loaded).as_secs_f64(),
             id: id.to_string(),
             format: info.format,
             pg_dump_version: info.pg_dump_version.clone(),
@@ -222,7 +231,14 @@ pub async fn restore(
             errors: outcome.errors,
         })
     };
-    let result = match tokio::time::timeout(options.limits.max_duration, work).await {
+    let watchdog = watch_database_size(&role_url, &databases, options.limits.max_database_bytes);
+    let bounded = async {
+        tokio::select! {
+            result = work => result,
+            exceeded = watchdog => Err(exceeded),
+        }
+    };
+    let result = match tokio::time::timeout(options.limits.max_duration, bounded).await {
         Ok(result) => result,
         Err(_) => Err(RestoreError::TimedOut(options.limits.max_duration)),
     };
@@ -273,6 +289,37 @@ fn compatible_pg_restore(
     Ok(program)
 }
 
+/// How often the size of a restoring sandbox is checked.
+const SIZE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Resolves (with the error to report) once the sandbox databases together exceed `limit`
+/// bytes; never resolves otherwise. Checked as the sandbox role, which may size its own
+/// databases. Dropping the restore future stops the load; the sandbox is dropped after.
+async fn watch_database_size(role: &ServerUrl, databases: &[String], limit: u64) -> RestoreError {
+    let mut interval = tokio::time::interval(SIZE_CHECK_INTERVAL);
+    let mut conn = None;
+    loop {
+        interval.tick().await;
+        if conn.is_none() {
+            conn = PgConnection::connect_with(&role.with_database(&databases[0]).connect_options())
+                .await
+                .ok();
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        let size: Result<i64, _> = sqlx::query_scalar(
+            "SELECT coalesce(sum(pg_database_size(datname)), 0)::int8 FROM pg_database WHERE datname = ANY($1)",
+        )
+        .bind(databases)
+        .fetch_one(c)
+        .await;
+        match size {
+            Ok(size) if size as u64 > limit => return RestoreError::TooBig { limit },
+            Ok(_) => {}
+            Err(_) => conn = None,
+        }
+    }
+}
+
 /// `ANALYZE`s a restored database and counts its tables and (estimated) rows.
 async fn analyze(database: &ServerUrl) -> Result<(u64, u64), RestoreError> {
     let server =
@@ -280,7 +327,10 @@ async fn analyze(database: &ServerUrl) -> Result<(u64, u64), RestoreError> {
     let mut conn = PgConnection::connect_with(&database.connect_options())
         .await
         .map_err(server)?;
-    conn.execute("ANALYZE").await.map_err(server)?;
+    // The role may not analyse the shared catalogs; PostgreSQL says so in a notice per catalog.
+    conn.execute("SET client_min_messages = error; ANALYZE")
+        .await
+        .map_err(server)?;
     let (tables, rows): (i64, i64) = sqlx::query_as(
         "SELECT count(*), coalesce(sum(greatest(c.reltuples, 0)), 0)::bigint
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

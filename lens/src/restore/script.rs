@@ -48,6 +48,7 @@ pub(super) async fn restore(
     });
 
     let mut run = ScriptRun {
+        single_transaction: !options.continue_on_error,
         role,
         info,
         sandboxes,
@@ -90,10 +91,18 @@ pub(super) async fn restore(
             // COPY data outside a COPY cannot come from the lexer.
             ScriptItem::CopyData(_) | ScriptItem::CopyEnd { .. } => {}
         }
+        if run.single_transaction && !run.outcome.errors.is_empty() {
+            // The transaction is aborted and the restore has failed: stop reading. Dropping
+            // the receiver ends the lexer thread.
+            drop(rx);
+            let _ = lexer.await;
+            return Ok(run.finish());
+        }
     }
     lexer
         .await
         .map_err(|e| RestoreError::Other(e.to_string()))?;
+    run.switch_to(None).await?;
     Ok(run.finish())
 }
 
@@ -121,6 +130,10 @@ struct Skipped {
 }
 
 struct ScriptRun<'a> {
+    /// Each database is restored in one transaction (like `psql -1`), which also lets
+    /// PostgreSQL skip WAL for tables created and loaded in it; the first error ends the
+    /// restore. Without it (continuing past errors), every statement commits on its own.
+    single_transaction: bool,
     role: &'a ServerUrl,
     info: &'a DumpInfo,
     sandboxes: &'a [String],
@@ -138,32 +151,49 @@ struct ScriptRun<'a> {
 
 impl ScriptRun<'_> {
     fn error(&mut self, line: usize, message: String) {
+        self.error_at(format!("line {line}"), message);
+    }
+
+    fn error_at(&mut self, location: String, message: String) {
         if self.outcome.errors.len() < MAX_ERRORS {
-            self.outcome.errors.push(RestoreIssue {
-                location: format!("line {line}"),
-                message,
-            });
+            self.outcome.errors.push(RestoreIssue { location, message });
         } else {
             self.errors_dropped += 1;
         }
     }
 
-    /// Connects to sandbox `index`, or leaves every sandbox for `None`.
+    /// Connects to sandbox `index`, or leaves every sandbox for `None`, committing the
+    /// transaction of the database it leaves.
     async fn switch_to(&mut self, index: Option<usize>) -> Result<(), RestoreError> {
-        if let Some(conn) = self.conn.take() {
+        if let Some(mut conn) = self.conn.take() {
+            if self.single_transaction
+                && let Err(e) = sqlx::raw_sql("COMMIT").execute(&mut conn).await
+            {
+                self.error_at(
+                    "end of database".into(),
+                    format!("committing: {}", server_message(&e)),
+                );
+            }
             let _ = conn.close().await;
         }
         if let Some(index) = index {
             let url = self.role.with_database(&self.sandboxes[index]);
-            let conn = PgConnection::connect_with(&url.connect_options())
+            let cannot = |e: sqlx::Error| {
+                RestoreError::Other(format!(
+                    "cannot connect to the sandbox {} as {}: {e}",
+                    self.sandboxes[index],
+                    url.user()
+                ))
+            };
+            let mut conn = PgConnection::connect_with(&url.connect_options())
                 .await
-                .map_err(|e| {
-                    RestoreError::Other(format!(
-                        "cannot connect to the sandbox {} as {}: {e}",
-                        self.sandboxes[index],
-                        url.user()
-                    ))
-                })?;
+                .map_err(cannot)?;
+            if self.single_transaction {
+                sqlx::raw_sql("BEGIN")
+                    .execute(&mut conn)
+                    .await
+                    .map_err(cannot)?;
+            }
             self.conn = Some(conn);
         }
         Ok(())
