@@ -31,18 +31,41 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(clap::Args)]
 pub struct RestoreArgs {
-    pub file: PathBuf,
-    pub admin_url: Option<String>,
-    pub target_url: Option<String>,
-    pub target_databases: Vec<String>,
-    pub id: Option<String>,
-    pub json: bool,
-    /// With `json`: also print each progress event as a JSON line (`{"event":"progress",...}`).
-    pub progress_json: bool,
-    pub jobs: u32,
-    pub continue_on_error: bool,
-    pub pg_bindir: Option<PathBuf>,
+    file: PathBuf,
+    /// A role that may create roles and databases; used only to create the sandbox.
+    #[arg(
+        long,
+        env = "DUMPLENS_ADMIN_URL",
+        required_unless_present = "target_url"
+    )]
+    admin_url: Option<String>,
+    /// Restore as this (sandbox) role into databases that exist already.
+    #[arg(long, env = "DUMPLENS_TARGET_URL", conflicts_with = "admin_url")]
+    target_url: Option<String>,
+    /// With --target-url: the sandbox database for each database of a pg_dumpall file, in
+    /// order (default: the database in the URL).
+    #[arg(long = "target-database", requires = "target_url")]
+    target_databases: Vec<String>,
+    /// The sandbox id: names the role (dl_ID) and databases [default: random].
+    #[arg(long)]
+    id: Option<String>,
+    /// Print the summary as one line of JSON.
+    #[arg(long)]
+    json: bool,
+    /// With --json: print progress events as JSON lines before the summary.
+    #[arg(long, requires = "json")]
+    progress_json: bool,
+    /// Parallel pg_restore jobs (custom and directory formats).
+    #[arg(long, default_value_t = 2)]
+    jobs: u32,
+    /// Keep going past errors and list them, instead of failing.
+    #[arg(long)]
+    continue_on_error: bool,
+    /// Directory holding pg_restore.
+    #[arg(long, env = lens::postgres::BINDIR_ENV)]
+    pg_bindir: Option<PathBuf>,
 }
 
 pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
