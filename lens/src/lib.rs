@@ -5,6 +5,7 @@ pub mod conninfo;
 pub mod dump;
 pub mod lifecycle;
 pub mod postgres;
+pub mod process;
 pub mod restore;
 pub mod sandbox;
 pub mod schema;

@@ -11,17 +11,14 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-use tokio::sync::watch;
+use nix::sys::signal::Signal;
 
 use super::{PgError, PgInstall, ServerUser};
+use crate::process::Supervised;
 
 /// The superuser role `initdb` creates.
 pub const SUPERUSER: &str = "postgres";
@@ -62,10 +59,8 @@ pub struct ManagedCluster {
     root: PathBuf,
     port: u16,
     password: String,
-    pid: Pid,
     socket_dir: Option<PathBuf>,
-    supervisor: Option<JoinHandle<()>>,
-    exit: watch::Receiver<Option<ServerExit>>,
+    server: Supervised,
 }
 
 impl ManagedCluster {
@@ -104,16 +99,14 @@ impl ManagedCluster {
                 port,
                 socket_dir.as_deref(),
             ) {
-                Ok((pid, supervisor, exit)) => {
+                Ok(server) => {
                     return Ok(Self {
                         install,
                         root: layout.root,
                         port,
                         password,
-                        pid,
                         socket_dir,
-                        supervisor: Some(supervisor),
-                        exit,
+                        server,
                     });
                 }
                 Err(PgError::StartFailed { reason, .. })
@@ -144,7 +137,7 @@ impl ManagedCluster {
     }
 
     pub fn pid(&self) -> i32 {
-        self.pid.as_raw()
+        self.server.pid()
     }
 
     /// The Unix socket directory, unless the path would be too long for a socket.
@@ -162,31 +155,18 @@ impl ManagedCluster {
 
     /// Resolves when the server exits for any reason other than [`ManagedCluster::stop`].
     pub async fn exited(&self) -> ServerExit {
-        let mut exit = self.exit.clone();
-        let exited = exit.wait_for(Option::is_some).await;
-        match exited {
-            Ok(exit) => exit.clone().expect("waited for Some"),
-            // The sender lives in the supervisor thread, which sends before it ends.
-            Err(_) => unreachable!("the supervisor thread ended without reporting the exit"),
+        ServerExit {
+            pid: self.server.pid(),
+            how: self.server.exited().await,
+            log: self.log_file(),
         }
     }
 
     /// Stops the server with a fast shutdown (an immediate one if it takes too long) and waits
     /// for it to exit. Idempotent.
     pub fn stop(&mut self) {
-        let Some(supervisor) = self.supervisor.take() else {
-            return;
-        };
-        let _ = kill(self.pid, Signal::SIGINT);
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while !supervisor.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if !supervisor.is_finished() {
-            tracing::warn!(pid = %self.pid, "PostgreSQL did not stop in time; forcing it");
-            let _ = kill(self.pid, Signal::SIGQUIT);
-        }
-        let _ = supervisor.join();
+        self.server
+            .stop(Signal::SIGINT, STOP_TIMEOUT, Signal::SIGQUIT);
     }
 }
 
@@ -399,15 +379,13 @@ fn free_loopback_port(layout: &Layout) -> Result<u16, PgError> {
     Ok(port)
 }
 
-type Started = (Pid, JoinHandle<()>, watch::Receiver<Option<ServerExit>>);
-
 fn spawn_server(
     layout: &Layout,
     install: &PgInstall,
     user: Option<&ServerUser>,
     port: u16,
     socket_dir: Option<&Path>,
-) -> Result<Started, PgError> {
+) -> Result<Supervised, PgError> {
     let log_path = layout.log_file();
     let log = layout.open_log().map_err(io_error(&log_path))?;
     let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
@@ -425,77 +403,29 @@ fn spawn_server(
     for (name, value) in THROWAWAY_SETTINGS {
         command.arg("-c").arg(format!("{name}={value}"));
     }
-    command
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(stderr)
-        // Its own process group: a Ctrl-C in the terminal reaches us, and we stop the server in
-        // order, instead of both racing.
-        .process_group(0);
+    command.stdin(Stdio::null()).stdout(log).stderr(stderr);
     if let Some(user) = user {
         user.apply(&mut command);
     }
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGINT).map_err(std::io::Error::from)
-        });
-    }
-
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let (exit_tx, exit_rx) = watch::channel(None);
-    let exit_log = log_path.clone();
-    // The death signal fires when the *thread* that forked the server ends, so the server is
-    // started from a thread that lives exactly as long as the server.
-    let supervisor = std::thread::Builder::new()
-        .name("postgres-supervisor".into())
-        .spawn(move || {
-            let mut child = match command.spawn() {
-                Ok(child) => child,
-                Err(err) => {
-                    let _ = started_tx.send(Err(err));
-                    return;
-                }
-            };
-            let pid = child.id() as i32;
-            let _ = started_tx.send(Ok(pid));
-            let how = match child.wait() {
-                Ok(status) => describe_exit(status),
-                Err(err) => format!("could not be waited for ({err})"),
-            };
-            let _ = exit_tx.send(Some(ServerExit {
-                pid,
-                how,
-                log: exit_log,
-            }));
-        })
-        .map_err(io_error(&program))?;
-    let pid = match started_rx.recv() {
-        Ok(Ok(pid)) => Pid::from_raw(pid),
-        Ok(Err(source)) => {
-            let _ = supervisor.join();
-            return Err(PgError::Spawn { program, source });
-        }
-        Err(_) => unreachable!("the supervisor thread reports the spawn before anything else"),
-    };
+    let mut server = Supervised::spawn(command, Signal::SIGINT)
+        .map_err(|source| PgError::Spawn { program, source })?;
 
     let pid_file = layout.pgdata().join("postmaster.pid");
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
-        if exit_rx.borrow().is_some() {
-            let _ = supervisor.join();
+        if server.exit().is_some() {
+            server.stop(Signal::SIGQUIT, Duration::ZERO, Signal::SIGKILL);
             return Err(PgError::StartFailed {
                 reason: fatal_reason(&log_path, log_start),
                 log: log_path,
             });
         }
         if is_ready(&pid_file) {
-            tracing::info!(port, pid = %pid, "PostgreSQL is ready");
-            return Ok((pid, supervisor, exit_rx));
+            tracing::info!(port, pid = server.pid(), "PostgreSQL is ready");
+            return Ok(server);
         }
         if Instant::now() > deadline {
-            let _ = kill(pid, Signal::SIGQUIT);
-            let _ = supervisor.join();
+            server.stop(Signal::SIGQUIT, Duration::from_secs(5), Signal::SIGKILL);
             return Err(PgError::StartFailed {
                 reason: format!(
                     "it did not accept connections within {} s",
@@ -513,17 +443,6 @@ fn spawn_server(
 fn is_ready(pid_file: &Path) -> bool {
     fs::read_to_string(pid_file)
         .is_ok_and(|text| text.lines().nth(7).is_some_and(|s| s.trim() == "ready"))
-}
-
-fn describe_exit(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(signal)) => match Signal::try_from(signal) {
-            Ok(signal) => format!("was killed by {signal}"),
-            Err(_) => format!("was killed by signal {signal}"),
-        },
-        _ => "ended".into(),
-    }
 }
 
 /// The first FATAL or PANIC message the server logged since `offset`.
