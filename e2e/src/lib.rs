@@ -1,0 +1,155 @@
+//! End-to-end test harness: a real Kubernetes control plane (etcd, kube-apiserver,
+//! kube-controller-manager built from the Go module proxy by `controlplane/build.sh`) on
+//! loopback, with a test stand-in for the kubelet. One control plane per test process, started
+//! on first use; a namespace per test.
+
+pub mod certs;
+pub mod control_plane;
+pub mod pod_runner;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::PostParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client};
+
+pub use control_plane::ControlPlane;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("generating certificates: {0}")]
+    Certificates(String),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{component} did not start: {reason}; its log is {}", log.display())]
+    Start {
+        component: &'static str,
+        reason: String,
+        log: PathBuf,
+    },
+    #[error("building the control plane failed (run {script} to see why): {reason}")]
+    Build { script: String, reason: String },
+}
+
+/// Builds (or finds in the cache) the control-plane binaries; returns their directory.
+pub fn control_plane_binaries() -> Result<PathBuf, HarnessError> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("controlplane/build.sh");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .map_err(|source| HarnessError::Io {
+            path: script.clone(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(HarnessError::Build {
+            script: script.display().to_string(),
+            reason: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&output.stdout).trim(),
+    ))
+}
+
+struct Shared {
+    plane: Mutex<Option<ControlPlane>>,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+static SHARED: OnceLock<Shared> = OnceLock::new();
+
+fn shared() -> &'static Shared {
+    SHARED.get_or_init(|| {
+        let bin_dir = control_plane_binaries().unwrap_or_else(|e| panic!("{e}"));
+        let dir = tempfile::Builder::new()
+            .prefix("dumplens-e2e-")
+            .tempdir()
+            .expect("a temporary directory")
+            .keep();
+        let plane = ControlPlane::start(&bin_dir, &dir).unwrap_or_else(|e| panic!("{e}"));
+        let kubeconfig = plane.kubeconfig.clone();
+        start_pod_runner(kubeconfig.clone(), dir.join("pods"));
+        // Statics are never dropped: stop the processes and remove the files at exit.
+        // SAFETY: registering a plain extern "C" function with no captured state.
+        unsafe { nix::libc::atexit(stop_shared) };
+        Shared {
+            plane: Mutex::new(Some(plane)),
+            dir,
+            kubeconfig,
+        }
+    })
+}
+
+extern "C" fn stop_shared() {
+    if let Some(shared) = SHARED.get() {
+        if let Ok(mut plane) = shared.plane.lock() {
+            drop(plane.take());
+        }
+        let _ = std::fs::remove_dir_all(&shared.dir);
+    }
+}
+
+/// The pod runner lives on a thread of its own, with its own runtime, for the whole process.
+fn start_pod_runner(kubeconfig: PathBuf, work_dir: PathBuf) {
+    std::thread::Builder::new()
+        .name("test-pod-runner".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(run_pod_runner(kubeconfig, work_dir));
+        })
+        .expect("start the pod runner thread");
+}
+
+/// Runs the test pod runner against the control plane of `kubeconfig` until it fails.
+pub async fn run_pod_runner(kubeconfig: PathBuf, work_dir: PathBuf) {
+    let client = client_for(&kubeconfig).await;
+    if let Err(err) = pod_runner::run(client, work_dir).await {
+        tracing::error!(%err, "the test pod runner stopped");
+    }
+}
+
+async fn client_for(kubeconfig: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("the harness's kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("a client configuration");
+    Client::try_from(config).expect("a client")
+}
+
+/// The admin kubeconfig of this process's control plane (started on first use).
+pub fn kubeconfig() -> &'static Path {
+    &shared().kubeconfig
+}
+
+/// A client of this process's control plane, as cluster admin.
+pub async fn client() -> Client {
+    client_for(kubeconfig()).await
+}
+
+/// Creates a namespace for one test.
+pub async fn namespace(client: &Client) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "test-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("valid");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .expect("create a namespace");
+    name
+}
