@@ -127,6 +127,11 @@ async fn client_for(kubeconfig: &Path) -> Client {
     Client::try_from(config).expect("a client")
 }
 
+/// Where the test pod runner keeps PersistentVolumeClaim `claim` of namespace `ns`.
+pub fn claim_dir(ns: &str, claim: &str) -> PathBuf {
+    pod_runner::claim_dir(&shared().dir.join("pods"), ns, claim)
+}
+
 /// The admin kubeconfig of this process's control plane (started on first use).
 pub fn kubeconfig() -> &'static Path {
     &shared().kubeconfig

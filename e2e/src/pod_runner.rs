@@ -2,14 +2,16 @@
 //! binds pending Pods to it (no scheduler runs either), runs each Pod's first container command
 //! as a local process with the Pod's environment, and writes the phase, exit code and a
 //! termination message (the tail of the output) back through the API, so Jobs complete through
-//! the real Job controller. Images are ignored: the command must exist on this machine.
+//! the real Job controller. Images are ignored: the command must exist on this machine. Volume
+//! mounts become local directories (see [`volume_dirs`]), and the mount paths in the command,
+//! its arguments and environment values are rewritten to them.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use futures::TryStreamExt;
-use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -56,7 +58,7 @@ pub async fn run(client: Client, work_dir: PathBuf) -> Result<(), kube::Error> {
         match node.as_deref() {
             None => bind(&api, &pod.name_any()).await,
             Some(NODE) if !running.contains_key(&uid) && is_pending(&pod) => {
-                let task = tokio::spawn(run_pod(client.clone(), pod, work_dir.join(&uid)));
+                let task = tokio::spawn(run_pod(client.clone(), pod, work_dir.clone()));
                 running.insert(uid, task);
             }
             _ => {}
@@ -166,7 +168,104 @@ async fn environment(
     Ok(env)
 }
 
-async fn run_pod(client: Client, pod: Pod, dir: PathBuf) {
+/// Where the runner keeps the contents of PersistentVolumeClaim `claim` of namespace `ns`: a
+/// test puts files here for a Pod to read, or reads what a Pod wrote.
+pub fn claim_dir(work_dir: &Path, ns: &str, claim: &str) -> PathBuf {
+    work_dir.join("claims").join(ns).join(claim)
+}
+
+/// A local directory for each volume mount of the Pod's first container, longest mount path
+/// first: a claim's shared directory, a hostPath as it is, and for emptyDir, Secret and
+/// ConfigMap volumes a directory of the Pod's own (Secret and ConfigMap keys written as files).
+async fn volume_dirs(
+    client: &Client,
+    ns: &str,
+    pod: &Pod,
+    work_dir: &Path,
+    pod_dir: &Path,
+) -> Result<Vec<(String, PathBuf)>, String> {
+    let spec = pod.spec.as_ref().expect("pods have a spec");
+    let mut mounts = Vec::new();
+    for mount in spec.containers[0].volume_mounts.iter().flatten() {
+        let volume = spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == mount.name)
+            .ok_or_else(|| format!("no volume {}", mount.name))?;
+        let dir = if let Some(claim) = &volume.persistent_volume_claim {
+            claim_dir(work_dir, ns, &claim.claim_name)
+        } else if let Some(host) = &volume.host_path {
+            PathBuf::from(&host.path)
+        } else {
+            pod_dir.join("volumes").join(&volume.name)
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        if let Some(secret) = &volume.secret {
+            let name = secret.secret_name.clone().unwrap_or_default();
+            let secret = Api::<Secret>::namespaced(client.clone(), ns)
+                .get(&name)
+                .await
+                .map_err(|e| format!("secret {name}: {e}"))?;
+            files.extend(secret.data.into_iter().flatten().map(|(k, v)| (k, v.0)));
+        }
+        if let Some(config_map) = &volume.config_map {
+            let name = config_map.name.clone();
+            let config_map = Api::<ConfigMap>::namespaced(client.clone(), ns)
+                .get(&name)
+                .await
+                .map_err(|e| format!("config map {name}: {e}"))?;
+            files.extend(
+                config_map
+                    .data
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k, v.into_bytes())),
+            );
+        }
+        for (key, contents) in files {
+            std::fs::write(dir.join(&key), contents).map_err(|e| format!("{key}: {e}"))?;
+        }
+        let dir = match mount.sub_path.as_deref() {
+            Some(sub) if !sub.is_empty() => dir.join(sub),
+            _ => dir,
+        };
+        mounts.push((mount.mount_path.clone(), dir));
+    }
+    mounts.sort_by_key(|(path, _)| std::cmp::Reverse(path.len()));
+    Ok(mounts)
+}
+
+/// Rewrites each mount path in `value` (as a whole path component, e.g. `/data` in `cat
+/// /data/x` but not in `/database`) to its local directory.
+fn map_paths(value: &str, mounts: &[(String, PathBuf)]) -> String {
+    let mut out = value.to_string();
+    for (mount_path, dir) in mounts {
+        let local = dir.display().to_string();
+        let mut result = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(mount_path.as_str()) {
+            let before = rest[..at].chars().next_back();
+            let after = rest[at + mount_path.len()..].chars().next();
+            let starts_path = before.is_none_or(|c| !(c.is_alphanumeric() || "/_-.".contains(c)));
+            let ends_component = after.is_none_or(|c| !(c.is_alphanumeric() || "_-.".contains(c)));
+            result.push_str(&rest[..at]);
+            result.push_str(if starts_path && ends_component {
+                &local
+            } else {
+                mount_path
+            });
+            rest = &rest[at + mount_path.len()..];
+        }
+        result.push_str(rest);
+        out = result;
+    }
+    out
+}
+
+async fn run_pod(client: Client, pod: Pod, work_dir: PathBuf) {
+    let dir = work_dir.join(pod.uid().unwrap_or_default());
     let name = pod.name_any();
     let ns = pod.namespace().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
@@ -191,8 +290,13 @@ async fn run_pod(client: Client, pod: Pod, dir: PathBuf) {
             }],
         })
     };
-    let env = match environment(&client, &ns, &pod).await {
-        Ok(env) => env,
+    let prepared = async {
+        let mounts = volume_dirs(&client, &ns, &pod, &work_dir, &dir).await?;
+        let env = environment(&client, &ns, &pod).await?;
+        Ok::<_, String>((mounts, env))
+    };
+    let (mounts, env) = match prepared.await {
+        Ok(prepared) => prepared,
         Err(message) => {
             set_status(
                 &pods,
@@ -203,6 +307,11 @@ async fn run_pod(client: Client, pod: Pod, dir: PathBuf) {
             return;
         }
     };
+    let argv: Vec<String> = argv.iter().map(|a| map_paths(a, &mounts)).collect();
+    let env: Vec<(String, String)> = env
+        .into_iter()
+        .map(|(k, v)| (k, map_paths(&v, &mounts)))
+        .collect();
     let Some((program, args)) = argv.split_first() else {
         let message = "the test pod runner needs a command (it cannot run an image's entrypoint)";
         set_status(
@@ -263,4 +372,28 @@ async fn run_pod(client: Client, pod: Pod, dir: PathBuf) {
     let reason = if code == 0 { "Completed" } else { "Error" };
     set_status(&pods, &name, terminated(code, reason, message)).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_paths_are_rewritten_only_as_whole_components() {
+        let mounts = vec![
+            ("/data/sub".to_string(), PathBuf::from("/tmp/b")),
+            ("/data".to_string(), PathBuf::from("/tmp/a")),
+        ];
+        assert_eq!(
+            map_paths("echo hi > /data/out.txt", &mounts),
+            "echo hi > /tmp/a/out.txt"
+        );
+        assert_eq!(map_paths("/data/sub/x", &mounts), "/tmp/b/x");
+        assert_eq!(
+            map_paths("/database and /data", &mounts),
+            "/database and /tmp/a"
+        );
+        assert_eq!(map_paths("file=/data", &mounts), "file=/tmp/a");
+        assert_eq!(map_paths("/x/data/y", &mounts), "/x/data/y");
+    }
 }

@@ -164,3 +164,101 @@ async fn deleting_a_namespace_removes_its_objects() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn volume_mounts_become_local_directories() {
+    let client: Client = e2e::client().await;
+    let ns = e2e::namespace(&client).await;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &ns);
+    let secret = serde_json::from_value(json!({
+        "metadata": {"name": "creds"}, "stringData": {"password": "s3cret"},
+    }))
+    .unwrap();
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    std::fs::create_dir_all(e2e::claim_dir(&ns, "uploads")).unwrap();
+    std::fs::write(
+        e2e::claim_dir(&ns, "uploads").join("in.txt"),
+        "from the claim",
+    )
+    .unwrap();
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "volumes"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "main", "image": "busybox",
+                "command": ["sh", "-c",
+                    "cat /uploads/in.txt > /scratch/copy && cp /scratch/copy /uploads/out.txt && cat /creds/password"],
+                "env": [{"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}}}],
+                "volumeMounts": [
+                    {"name": "uploads", "mountPath": "/uploads"},
+                    {"name": "scratch", "mountPath": "/scratch"},
+                    {"name": "creds", "mountPath": "/creds"},
+                ],
+            }],
+            "volumes": [
+                {"name": "uploads", "persistentVolumeClaim": {"claimName": "uploads"}},
+                {"name": "scratch", "emptyDir": {}},
+                {"name": "creds", "secret": {"secretName": "creds"}},
+            ],
+        }}},
+    }))
+    .unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
+    jobs.create(&PostParams::default(), &job).await.unwrap();
+    let finished = eventually("the job to finish", async || {
+        let job = jobs.get("volumes").await.ok()?;
+        (condition(&job, "Complete") || condition(&job, "Failed")).then_some(job)
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+    let pod = pods
+        .list(&ListParams::default().labels("job-name=volumes"))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let state = pod.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap();
+    let message = state.terminated.unwrap().message.unwrap_or_default();
+    assert!(condition(&finished, "Complete"), "{message}");
+    assert_eq!(message, "s3cret");
+    let out = std::fs::read_to_string(e2e::claim_dir(&ns, "uploads").join("out.txt")).unwrap();
+    assert_eq!(out, "from the claim");
+}
+
+#[test]
+fn a_component_that_fails_to_start_is_named_with_the_reason_and_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = tempfile::tempdir().unwrap();
+    // Missing altogether.
+    let err = e2e::ControlPlane::start(bins.path(), dir.path())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.starts_with("etcd did not start"), "{err}");
+    assert!(err.contains("etcd.log"), "{err}");
+    // Starts, then dies.
+    let fake = bins.path().join("etcd");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'no space left on device' >&2\nexit 2\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let err = e2e::ControlPlane::start(bins.path(), dir.path())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("etcd did not start: exited with code 2"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(dir.path().join("etcd.log")).unwrap();
+    assert!(log.contains("no space left on device"));
+}
