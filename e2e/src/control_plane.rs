@@ -116,11 +116,9 @@ impl ControlPlane {
                 .arg(dir.join("apiserver-certs")),
         )?;
         plane.write_kubeconfig()?;
-        let kubeconfig = plane.kubeconfig.clone();
         plane.wait_until("kube-apiserver", || {
-            Command::new("kubectl")
-                .arg("--kubeconfig")
-                .arg(&kubeconfig)
+            plane
+                .kubectl()
                 .args(["get", "--raw", "/readyz"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -128,6 +126,7 @@ impl ControlPlane {
                 .is_ok_and(|s| s.success())
         })?;
 
+        plane.install_crds()?;
         plane.spawn(
             "kube-controller-manager",
             Command::new(bin_dir.join("kube-controller-manager"))
@@ -146,6 +145,57 @@ impl ControlPlane {
                 .args(["--secure-port", &free_port()?.to_string()]),
         )?;
         Ok(plane)
+    }
+
+    /// kubectl for the harness's own calls, with a discovery cache of its own: discovery cached
+    /// before the CRDs existed would hide them from the tests' kubectl for hours.
+    fn kubectl(&self) -> Command {
+        let mut command = Command::new("kubectl");
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.join("kubectl-cache"));
+        command
+    }
+
+    /// Applies the project's CustomResourceDefinitions (the checked-in `crds/*.yaml`) and waits
+    /// until the API server serves them.
+    fn install_crds(&self) -> Result<(), HarnessError> {
+        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds");
+        let kubectl = |args: &[&str]| self.kubectl().args(args).output();
+        for args in [
+            vec![
+                "apply",
+                "--server-side",
+                "-f",
+                crds.to_str().expect("a UTF-8 path"),
+            ],
+            vec![
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "crd",
+                "--all",
+            ],
+        ] {
+            let output = kubectl(&args).map_err(|source| HarnessError::Io {
+                path: "kubectl".into(),
+                source,
+            })?;
+            if !output.status.success() {
+                return Err(HarnessError::Start {
+                    component: "the project's CRDs",
+                    reason: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+                    log: crds.clone(),
+                });
+            }
+        }
+        // The OpenAPI document (which `kubectl explain` reads) follows a little later.
+        self.wait_until("kube-apiserver", || {
+            kubectl(&["get", "--raw", "/openapi/v3/apis/dumplens.io/v1alpha1"])
+                .is_ok_and(|o| o.status.success())
+        })
     }
 
     fn spawn(&mut self, name: &'static str, command: &mut Command) -> Result<(), HarnessError> {

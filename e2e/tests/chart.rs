@@ -69,7 +69,13 @@ async fn every_variant_is_accepted_by_the_api_server() {
     for values in variants() {
         let namespace = e2e::namespace(&client).await;
         let rendered = helm_with(
-            &["template", "dumplens", "--namespace", &namespace],
+            &[
+                "template",
+                "dumplens",
+                "--include-crds",
+                "--namespace",
+                &namespace,
+            ],
             &values,
         );
         assert!(
