@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ConfigMap, ContainerStateTerminated, Namespace, Pod};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -34,6 +34,38 @@ fn job(name: &str, script: &str) -> Job {
     .unwrap()
 }
 
+/// Runs `job` in `ns` until it finishes; returns whether it completed, the pod's phase, and the
+/// container's terminated state.
+async fn run_job(
+    client: &Client,
+    ns: &str,
+    job: &Job,
+) -> (bool, Option<String>, ContainerStateTerminated) {
+    let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
+    let name = job.metadata.name.clone().unwrap();
+    jobs.create(&PostParams::default(), job).await.unwrap();
+    let finished = eventually("the job to finish", async || {
+        let job = jobs.get(&name).await.ok()?;
+        (condition(&job, "Complete") || condition(&job, "Failed")).then_some(job)
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pod = pods
+        .list(&ListParams::default().labels(&format!("job-name={name}")))
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    let status = pod.status.unwrap();
+    let terminated = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    (condition(&finished, "Complete"), status.phase, terminated)
+}
+
 fn condition(job: &Job, kind: &str) -> bool {
     job.status
         .as_ref()
@@ -58,30 +90,9 @@ async fn kubectl_sees_the_real_api_server_version() {
 async fn a_job_completes_through_the_job_controller() {
     let client: Client = e2e::client().await;
     let ns = e2e::namespace(&client).await;
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-    jobs.create(&PostParams::default(), &job("hello", "echo hi"))
-        .await
-        .unwrap();
-    eventually("the job to complete", async || {
-        let job = jobs.get("hello").await.ok()?;
-        condition(&job, "Complete").then_some(())
-    })
-    .await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = pods
-        .list(&ListParams::default().labels("job-name=hello"))
-        .await
-        .unwrap()
-        .items
-        .remove(0);
-    let status = pod.status.unwrap();
-    assert_eq!(status.phase.as_deref(), Some("Succeeded"));
-    let terminated = status.container_statuses.unwrap()[0]
-        .state
-        .clone()
-        .unwrap()
-        .terminated
-        .unwrap();
+    let (completed, phase, terminated) = run_job(&client, &ns, &job("hello", "echo hi")).await;
+    assert!(completed);
+    assert_eq!(phase.as_deref(), Some("Succeeded"));
     assert_eq!(terminated.exit_code, 0);
     assert_eq!(terminated.message.as_deref(), Some("hi"));
 }
@@ -90,30 +101,10 @@ async fn a_job_completes_through_the_job_controller() {
 async fn a_failing_job_fails_with_its_exit_code_and_output() {
     let client: Client = e2e::client().await;
     let ns = e2e::namespace(&client).await;
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-    jobs.create(
-        &PostParams::default(),
-        &job("broken", "echo something broke >&2; exit 3"),
-    )
-    .await
-    .unwrap();
-    eventually("the job to fail", async || {
-        let job = jobs.get("broken").await.ok()?;
-        condition(&job, "Failed").then_some(())
-    })
-    .await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = pods
-        .list(&ListParams::default().labels("job-name=broken"))
-        .await
-        .unwrap()
-        .items
-        .remove(0);
-    let state = pod.status.unwrap().container_statuses.unwrap()[0]
-        .state
-        .clone()
-        .unwrap();
-    let terminated = state.terminated.unwrap();
+    let failing = job("broken", "echo something broke >&2; exit 3");
+    let (completed, phase, terminated) = run_job(&client, &ns, &failing).await;
+    assert!(!completed);
+    assert_eq!(phase.as_deref(), Some("Failed"));
     assert_eq!(terminated.exit_code, 3);
     assert_eq!(terminated.message.as_deref(), Some("something broke"));
 }
@@ -207,26 +198,9 @@ async fn volume_mounts_become_local_directories() {
         }}},
     }))
     .unwrap();
-    let jobs: Api<Job> = Api::namespaced(client.clone(), &ns);
-    jobs.create(&PostParams::default(), &job).await.unwrap();
-    let finished = eventually("the job to finish", async || {
-        let job = jobs.get("volumes").await.ok()?;
-        (condition(&job, "Complete") || condition(&job, "Failed")).then_some(job)
-    })
-    .await;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-    let pod = pods
-        .list(&ListParams::default().labels("job-name=volumes"))
-        .await
-        .unwrap()
-        .items
-        .remove(0);
-    let state = pod.status.unwrap().container_statuses.unwrap()[0]
-        .state
-        .clone()
-        .unwrap();
-    let message = state.terminated.unwrap().message.unwrap_or_default();
-    assert!(condition(&finished, "Complete"), "{message}");
+    let (completed, _, terminated) = run_job(&client, &ns, &job).await;
+    let message = terminated.message.unwrap_or_default();
+    assert!(completed, "{message}");
     assert_eq!(message, "s3cret");
     let out = std::fs::read_to_string(e2e::claim_dir(&ns, "uploads").join("out.txt")).unwrap();
     assert_eq!(out, "from the claim");
