@@ -54,16 +54,6 @@ impl Phase {
             Phase::Pending | Phase::Fetching | Phase::Restoring | Phase::Analyzing
         )
     }
-
-    /// Nothing more happens except expiry.
-    pub fn is_settled(self) -> bool {
-        matches!(self, Phase::Ready | Phase::Failed | Phase::Expired)
-    }
-
-    /// A sandbox may exist and should be dropped when the dump expires or is deleted.
-    pub fn may_hold_sandbox(self) -> bool {
-        !matches!(self, Phase::Expired)
-    }
 }
 
 impl std::fmt::Display for Phase {

@@ -227,14 +227,6 @@ impl Store {
         )
     }
 
-    pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM dumps WHERE id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub async fn put_schema_graph(
         &self,
         id: &str,
@@ -251,23 +243,5 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    pub async fn schema_graph(
-        &self,
-        id: &str,
-        database: &str,
-    ) -> Result<Option<serde_json::Value>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT graph FROM schema_graphs WHERE dump_id = $1 AND database = $2",
-        )
-        .bind(id)
-        .bind(database)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
     }
 }
