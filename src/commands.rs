@@ -33,7 +33,15 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub struct RestoreArgs {
-    file: PathBuf,
+    /// The dump file (or give --url).
+    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    file: Option<PathBuf>,
+    /// Download the dump from this http(s) URL first (streamed to a scratch file).
+    #[arg(long)]
+    url: Option<String>,
+    /// With --url: the file's SHA-256; a different download fails the restore.
+    #[arg(long, requires = "url")]
+    sha256: Option<String>,
     /// A role that may create roles and databases; used only to create the sandbox.
     #[arg(
         long,
@@ -89,6 +97,24 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         pg_bindir: args.pg_bindir.clone(),
         ..RestoreOptions::default()
     };
+    // A download lives as long as the restore needs it and is removed after.
+    let fetched = match &args.url {
+        Some(url) => Some(
+            lens::fetch::fetch_url(
+                url,
+                args.sha256.as_deref(),
+                &options.limits,
+                &options.scratch_dir,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let file = match (&fetched, &args.file) {
+        (Some(fetched), _) => fetched.path.to_path_buf(),
+        (None, Some(file)) => file.clone(),
+        (None, None) => unreachable!("clap requires a file or --url"),
+    };
     let bar = progress_bar(args.json);
     let sink_bar = bar.clone();
     let progress_json = args.json && args.progress_json;
@@ -100,7 +126,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         }
         show(&sink_bar, p)
     });
-    let result = restore::restore(&args.file, &id, &target, &options, sink).await;
+    let result = restore::restore(&file, &id, &target, &options, sink).await;
     bar.finish_and_clear();
     match result {
         Ok(summary) => {

@@ -88,3 +88,86 @@ fn restore_prints_a_json_summary_and_fails_with_one() {
         "{stderr}"
     );
 }
+
+/// Serves `body` at every path on a loopback port (404 for paths ending in `missing`), until the
+/// test process ends.
+fn serve_file(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            if request_line.contains("missing") {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            } else {
+                let header = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(header.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn restore_downloads_from_a_url_and_checks_its_checksum() {
+    let bytes = std::fs::read(fixture("world.pg18.custom.dump")).unwrap();
+    let sha256 = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let base = serve_file(bytes);
+    let restore = |url: String, sha: &str| {
+        Command::new(DUMPLENS)
+            .args(["restore", "--json", "--url", &url, "--sha256", sha])
+            .env("DUMPLENS_ADMIN_URL", admin_url())
+            .output()
+            .unwrap()
+    };
+    let ok = restore(format!("{base}/world.dump"), &sha256);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(summary["databases"][0]["tables"], 3);
+
+    let wrong = restore(format!("{base}/world.dump"), &"0".repeat(64));
+    assert!(!wrong.status.success());
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        stderr.contains(&format!("has SHA-256 {sha256}, not the {}", "0".repeat(64))),
+        "{stderr}"
+    );
+
+    let missing = restore(format!("{base}/missing"), &sha256);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("the server answered 404 Not Found"),
+        "{stderr}"
+    );
+
+    let file = Command::new(DUMPLENS)
+        .args(["restore", "--url", "file:///etc/passwd"])
+        .env("DUMPLENS_ADMIN_URL", admin_url())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&file.stderr).contains("is not an http or https URL"));
+}

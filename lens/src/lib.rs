@@ -3,6 +3,7 @@
 
 pub mod conninfo;
 pub mod dump;
+pub mod fetch;
 pub mod lifecycle;
 pub mod postgres;
 pub mod process;

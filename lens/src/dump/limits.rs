@@ -1,9 +1,12 @@
 //! Bounds on what an untrusted dump may consume, and byte counting for progress.
 
 use std::io::{self, Read};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use super::DumpError;
 
 /// Limits applied to one restore.
 #[derive(Debug, Clone)]
@@ -91,6 +94,37 @@ impl<R: Read> Read for BoundedReader<R> {
             ))));
         }
         Ok(n)
+    }
+}
+
+/// Keeps what is written to a scratch disk within the size limit and the disk's free space
+/// (less the space to keep free).
+pub struct DiskBudget {
+    left: u64,
+    what: &'static str,
+}
+
+impl DiskBudget {
+    /// A budget for writing into `dir`; `what` names the work in errors.
+    pub fn new(dir: &Path, limits: &Limits, what: &'static str) -> Result<Self, DumpError> {
+        let stat =
+            nix::sys::statvfs::statvfs(dir).map_err(|e| DumpError::io(dir, io::Error::from(e)))?;
+        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+        let usable = free.saturating_sub(limits.min_free_disk_bytes);
+        Ok(Self {
+            left: usable.min(limits.max_decompressed_bytes),
+            what,
+        })
+    }
+
+    pub fn reserve(&mut self, size: u64) -> Result<(), DumpError> {
+        self.left = self.left.checked_sub(size).ok_or_else(|| {
+            DumpError::TooLarge(format!(
+                "{} would exceed the size limit or the free disk space",
+                self.what
+            ))
+        })?;
+        Ok(())
     }
 }
 

@@ -10,6 +10,7 @@ use tokio::process::Command;
 
 use super::{Outcome, Progress, ProgressSink, RestoreError, RestoreIssue, RestoreOptions};
 use crate::conninfo::ServerUrl;
+use crate::dump::limits::DiskBudget;
 use crate::dump::{DumpError, DumpFormat, DumpInfo, Limits, Packing};
 use crate::postgres::ClientProgram;
 
@@ -225,7 +226,7 @@ fn unpack_directory(
         .prefix("dumplens-unpack-")
         .tempdir_in(scratch)
         .map_err(|e| DumpError::io(scratch, e))?;
-    let mut budget = UnpackBudget::new(dir.path(), limits)?;
+    let mut budget = DiskBudget::new(dir.path(), limits, "unpacking the directory dump")?;
     let mut saw_toc = false;
     let mut take = |name: &str, size: u64, reader: &mut dyn Read| -> Result<(), RestoreError> {
         let Some(base) = Path::new(name).file_name().and_then(|n| n.to_str()) else {
@@ -287,33 +288,6 @@ fn unpack_directory(
         return Err(DumpError::Corrupt("the packed directory dump has no toc.dat".into()).into());
     }
     Ok(Unpacked(dir))
-}
-
-/// Keeps unpacking within the size limit and the free space of the scratch disk.
-struct UnpackBudget {
-    left: u64,
-}
-
-impl UnpackBudget {
-    fn new(dir: &Path, limits: &Limits) -> Result<Self, RestoreError> {
-        let stat =
-            nix::sys::statvfs::statvfs(dir).map_err(|e| DumpError::io(dir, io::Error::from(e)))?;
-        let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
-        let usable = free.saturating_sub(limits.min_free_disk_bytes);
-        Ok(Self {
-            left: usable.min(limits.max_decompressed_bytes),
-        })
-    }
-
-    fn reserve(&mut self, size: u64) -> Result<(), RestoreError> {
-        self.left = self.left.checked_sub(size).ok_or_else(|| {
-            DumpError::TooLarge(
-                "unpacking the directory dump would exceed the size limit or the free disk space"
-                    .into(),
-            )
-        })?;
-        Ok(())
-    }
 }
 
 #[cfg(test)]
