@@ -206,7 +206,17 @@ impl Worker {
             .admin
             .with_login(&names.role, &password)
             .with_database(&names.databases[0]);
-        let mut child = tokio::process::Command::new(&self.inner.exe)
+        let mut command = tokio::process::Command::new(&self.inner.exe);
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent. A restore must
+        // not outlive the server that records it (tokio's worker threads, which fork it, live
+        // as long as the runtime).
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let mut child = command
             .arg("restore")
             .arg(&file)
             .args(["--json", "--progress-json", "--id", &record.id])
