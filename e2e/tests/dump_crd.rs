@@ -128,3 +128,22 @@ async fn kubectl_explain_describes_the_source() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_gitops_example_dump_is_valid() {
+    let client = e2e::client().await;
+    let ns = e2e::namespace(&client).await;
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/gitops/dump-example.yaml"
+    );
+    let output = kubectl(
+        &["apply", "--dry-run=server", "-n", &ns, "-f", example],
+        None,
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
