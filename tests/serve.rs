@@ -106,6 +106,7 @@ async fn serve_answers_health_and_version_and_stops_its_postgres_on_sigterm() {
         server.url
     );
     assert_eq!(server.get_json("healthz").await["status"], "ok");
+    assert_eq!(server.get_json("").await["links"]["dumps"], "/api/v1/dumps");
     let version = server.get_json("api/v1/version").await;
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(version["postgres"]["managed"], true);

@@ -27,11 +27,25 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/v1/version", get(version))
         .route("/api/v1/dumps", get(list_dumps))
         .route("/api/v1/dumps/{id}", get(get_dump))
         .with_state(state)
+}
+
+/// Until the web UI is served here (issue 8), the root says where the API is.
+async fn index() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "PgDumpLens",
+        "version": env!("CARGO_PKG_VERSION"),
+        "links": {
+            "dumps": "/api/v1/dumps",
+            "version": "/api/v1/version",
+            "health": "/healthz",
+        },
+    }))
 }
 
 #[derive(Serialize)]
