@@ -89,39 +89,6 @@ fn restore_prints_a_json_summary_and_fails_with_one() {
     );
 }
 
-/// Serves `body` at every path on a loopback port (404 for paths ending in `missing`), until the
-/// test process ends.
-fn serve_file(body: Vec<u8>) -> String {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            let _ = reader.read_line(&mut request_line);
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let mut stream = stream;
-            if request_line.contains("missing") {
-                let _ = stream.write_all(
-                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            } else {
-                let header = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(header.as_bytes());
-                let _ = stream.write_all(&body);
-            }
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[test]
 fn restore_downloads_from_a_url_and_checks_its_checksum() {
     let bytes = std::fs::read(fixture("world.pg18.custom.dump")).unwrap();
@@ -132,7 +99,7 @@ fn restore_downloads_from_a_url_and_checks_its_checksum() {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     };
-    let base = serve_file(bytes);
+    let base = lens::testing::serve_over_http(bytes);
     let restore = |url: String, sha: &str| {
         Command::new(DUMPLENS)
             .args(["restore", "--json", "--url", &url, "--sha256", sha])

@@ -272,12 +272,13 @@ impl ControlPlane {
         })
     }
 
-    /// Stops every component, newest first. Idempotent.
+    /// Stops every component, newest first (test processes: a short grace, then SIGKILL).
+    /// Idempotent.
     pub fn stop(&mut self) {
         while let Some(mut component) = self.components.pop() {
             component
                 .process
-                .stop(Signal::SIGTERM, Duration::from_secs(10), Signal::SIGKILL);
+                .stop(Signal::SIGTERM, Duration::from_secs(3), Signal::SIGKILL);
         }
     }
 }

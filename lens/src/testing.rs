@@ -153,3 +153,36 @@ pub fn expected_facts() -> serde_json::Value {
 pub fn admin_server_url() -> crate::conninfo::ServerUrl {
     admin_url().parse().expect("the cluster's URL parses")
 }
+
+/// Serves `body` over plain HTTP on a loopback port for the rest of the test process (404 for
+/// paths containing `missing`); returns `http://127.0.0.1:PORT`.
+pub fn serve_over_http(body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+    let addr = listener.local_addr().expect("bound");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("a socket"));
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            let mut header = String::new();
+            while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                header.clear();
+            }
+            let mut stream = stream;
+            if request_line.contains("missing") {
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            } else {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        }
+    });
+    format!("http://{addr}")
+}
