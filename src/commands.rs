@@ -195,3 +195,52 @@ fn show(bar: &ProgressBar, progress: &Progress) {
         bar.set_message(format!("loading {table}"));
     }
 }
+
+#[derive(clap::Args)]
+pub struct OperatorArgs {
+    /// A role on the sandbox server that may create roles and databases.
+    #[arg(long, env = "DUMPLENS_ADMIN_URL")]
+    admin_url: String,
+    /// The image restore Jobs run.
+    #[arg(long, env = "DUMPLENS_RESTORE_IMAGE", default_value = concat!("ghcr.io/pgdumplens/dumplens:", env!("CARGO_PKG_VERSION")))]
+    restore_image: String,
+    /// The command that runs dumplens inside that image.
+    #[arg(long, env = "DUMPLENS_RESTORE_COMMAND", default_value = "dumplens")]
+    restore_command: String,
+    /// How long a restore Job may run.
+    #[arg(
+        long,
+        env = "DUMPLENS_RESTORE_DEADLINE_SECONDS",
+        default_value_t = 14400
+    )]
+    restore_deadline_seconds: i64,
+    /// Retries of a failed restore Job.
+    #[arg(long, env = "DUMPLENS_RESTORE_BACKOFF_LIMIT", default_value_t = 1)]
+    restore_backoff_limit: i32,
+    /// How long a finished restore Job is kept (its outcome is in the Dump's status first).
+    #[arg(long, env = "DUMPLENS_RESTORE_TTL_SECONDS", default_value_t = 3600)]
+    restore_ttl_seconds: i32,
+}
+
+/// Runs the operator against the cluster of KUBECONFIG (or the one it runs in) until SIGINT
+/// or SIGTERM.
+pub async fn operator(args: OperatorArgs) -> anyhow::Result<()> {
+    let config = operator::Config {
+        admin: args.admin_url.parse().context("--admin-url")?,
+        restore_command: vec![args.restore_command],
+        restore_image: args.restore_image,
+        active_deadline_seconds: args.restore_deadline_seconds,
+        backoff_limit: args.restore_backoff_limit,
+        ttl_seconds_after_finished: args.restore_ttl_seconds,
+    };
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to Kubernetes (KUBECONFIG, or the cluster this runs in)")?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = operator::run(client, config) => {}
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

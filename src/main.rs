@@ -55,6 +55,9 @@ enum Command {
     },
     /// Restore a dump into new sandbox databases, as a role that owns only them.
     Restore(commands::RestoreArgs),
+    /// Run the Kubernetes operator for Dump resources (in a cluster, or outside one from
+    /// KUBECONFIG).
+    Operator(commands::OperatorArgs),
 }
 
 #[tokio::main]
@@ -91,6 +94,7 @@ async fn main() -> ExitCode {
         }
         Command::Inspect { file, json } => commands::inspect(&file, json),
         Command::Restore(args) => commands::restore(args).await,
+        Command::Operator(args) => commands::operator(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
