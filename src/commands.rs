@@ -220,6 +220,9 @@ pub struct OperatorArgs {
     /// How long a finished restore Job is kept (its outcome is in the Dump's status first).
     #[arg(long, env = "DUMPLENS_RESTORE_TTL_SECONDS", default_value_t = 3600)]
     restore_ttl_seconds: i32,
+    /// Where to serve /metrics (Prometheus) and /healthz.
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    metrics_listen: std::net::SocketAddr,
 }
 
 /// Runs the operator against the cluster of KUBECONFIG (or the one it runs in) until SIGINT
@@ -236,9 +239,14 @@ pub async fn operator(args: OperatorArgs) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to Kubernetes (KUBECONFIG, or the cluster this runs in)")?;
+    let metrics = Arc::new(operator::metrics::Metrics::default());
+    let listen = args.metrics_listen;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = operator::run(client, config) => {}
+        _ = operator::run(client, config, metrics.clone()) => {}
+        served = operator::metrics::serve(listen, metrics) => {
+            served.with_context(|| format!("serving metrics on {listen}"))?;
+        }
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }

@@ -59,7 +59,13 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
         backoff_limit: 0,
         ttl_seconds_after_finished: 3600,
     };
-    tokio::spawn(operator::run(client.clone(), config));
+    let metrics = std::sync::Arc::new(operator::metrics::Metrics::default());
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    tokio::spawn(operator::metrics::serve(metrics_addr, metrics.clone()));
+    tokio::spawn(operator::run(client.clone(), config, metrics));
     let base = serve_over_http(std::fs::read(fixture("world.pg18.custom.dump")).unwrap());
     let dump = format!(
         "apiVersion: dumplens.io/v1alpha1\nkind: Dump\nmetadata:\n  name: world\nspec:\n  source:\n    url:\n      url: {base}/world.dump\n"
@@ -105,6 +111,29 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
         .unwrap();
     assert_eq!(cities, 4079);
     drop(conn);
+
+    let scraped = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        scraped.contains("dumplens_dumps{phase=\"Ready\"} 1"),
+        "{scraped}"
+    );
+    assert!(
+        scraped.contains("dumplens_restore_duration_seconds_count 1"),
+        "{scraped}"
+    );
+    assert!(
+        !scraped.contains("dumplens_reconciles_total 0"),
+        "{scraped}"
+    );
+    let health = reqwest::get(format!("http://{metrics_addr}/healthz"))
+        .await
+        .unwrap();
+    assert!(health.status().is_success());
 
     let id = dump["metadata"]["uid"].as_str().unwrap().replace('-', "");
     assert_eq!(sandboxes_of(&id).await, 2, "role and database");

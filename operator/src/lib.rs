@@ -3,6 +3,7 @@
 //! the role's login, and a restore Job running `dumplens restore`; it records the Job's outcome
 //! in the Dump's status (server-side apply); its finalizer drops the sandbox.
 
+pub mod metrics;
 mod objects;
 
 use std::sync::Arc;
@@ -53,13 +54,18 @@ pub enum Error {
 struct Context {
     client: Client,
     config: Config,
+    metrics: Arc<metrics::Metrics>,
 }
 
-/// Runs the controller until the process stops.
-pub async fn run(client: Client, config: Config) {
+/// Runs the controller until the process stops, counting into `metrics`.
+pub async fn run(client: Client, config: Config, metrics: Arc<metrics::Metrics>) {
     let dumps: Api<Dump> = Api::all(client.clone());
     let jobs: Api<Job> = Api::all(client.clone());
-    let context = Arc::new(Context { client, config });
+    let context = Arc::new(Context {
+        client,
+        config,
+        metrics,
+    });
     Controller::new(dumps, watcher::Config::default())
         .owns(jobs, watcher::Config::default())
         .run(reconcile, error_policy, context)
@@ -84,6 +90,7 @@ async fn reconcile(
     dump: Arc<Dump>,
     context: Arc<Context>,
 ) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
+    context.metrics.reconciles.inc();
     let ns = dump.namespace().unwrap_or_default();
     let api: Api<Dump> = Api::namespaced(context.client.clone(), &ns);
     finalizer(&api, FINALIZER, dump, |event| async {
@@ -178,6 +185,17 @@ async fn apply(dump: &Dump, context: &Context) -> Result<Action, Error> {
         next.message = Some("restoring".into());
         next.conditions = objects::conditions(dump, "Restoring", "restoring");
     }
+    let was_ready = dump.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Ready");
+    if next.phase.as_deref() == Some("Ready")
+        && !was_ready
+        && let (Some(start), Some(end)) = (&status.start_time, &status.completion_time)
+    {
+        let seconds = end.0.duration_since(start.0).as_secs_f64();
+        context.metrics.restore_seconds.observe(seconds.max(0.0));
+    }
+    context
+        .metrics
+        .set_phase(&dump.uid().unwrap_or_default(), next.phase.as_deref());
     if dump.status.as_ref() != Some(&next) {
         let api: Api<Dump> = Api::namespaced(context.client.clone(), &ns);
         let patch = serde_json::json!({
@@ -218,6 +236,9 @@ async fn job_output(context: &Context, ns: &str, job: &str) -> Result<String, Er
 }
 
 async fn cleanup(dump: &Dump, context: &Context) -> Result<Action, Error> {
+    context
+        .metrics
+        .set_phase(&dump.uid().unwrap_or_default(), None);
     let ns = dump.namespace().unwrap_or_default();
     let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
     let names = sandbox::names_on_server(&mut admin, &sandbox_id(dump)?).await?;
