@@ -1,46 +1,12 @@
 //! The operator on the real control plane: a Dump whose url serves a fixture becomes Ready
 //! through a restore Job, holds exactly the fixture's facts, and leaves nothing when deleted.
 
-use std::process::Command;
 use std::time::Duration;
 
 use lens::testing::{admin_server_url, fixture, serve_over_http};
 use sqlx::{Connection, PgConnection};
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(e2e::kubeconfig())
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-async fn sandboxes_of(id: &str) -> i64 {
-    let mut admin = PgConnection::connect_with(&admin_server_url().connect_options())
-        .await
-        .unwrap();
-    sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM pg_database WHERE datname LIKE $1)
-              + (SELECT count(*) FROM pg_roles WHERE rolname LIKE $1)",
-    )
-    .bind(format!("dl\\_{id}%"))
-    .fetch_one(&mut admin)
-    .await
-    .unwrap()
-}
 
 // Multi-threaded: the operator runs on this runtime while the test blocks on kubectl.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,14 +36,14 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
     let dump = format!(
         "apiVersion: dumplens.io/v1alpha1\nkind: Dump\nmetadata:\n  name: world\nspec:\n  source:\n    url:\n      url: {base}/world.dump\n"
     );
-    let applied = kubectl(&["apply", "-n", &ns, "-f", "-"], Some(&dump));
+    let applied = e2e::kubectl(&["apply", "-n", &ns, "-f", "-"], Some(&dump));
     assert!(
         applied.status.success(),
         "{}",
         String::from_utf8_lossy(&applied.stderr)
     );
 
-    let waited = kubectl(
+    let waited = e2e::kubectl(
         &[
             "wait",
             "-n",
@@ -88,7 +54,7 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
         ],
         None,
     );
-    let status = kubectl(&["get", "dump", "world", "-n", &ns, "-o", "json"], None);
+    let status = e2e::kubectl(&["get", "dump", "world", "-n", &ns, "-o", "json"], None);
     let dump: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert!(waited.status.success(), "not Ready: {}", dump["status"]);
     assert_eq!(dump["status"]["phase"], "Ready");
@@ -97,7 +63,8 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
         dump["status"]["observedGeneration"],
         dump["metadata"]["generation"]
     );
-    let listed = String::from_utf8(kubectl(&["get", "dumps", "-n", &ns], None).stdout).unwrap();
+    let listed =
+        String::from_utf8(e2e::kubectl(&["get", "dumps", "-n", &ns], None).stdout).unwrap();
     assert!(listed.lines().nth(1).unwrap().contains("Ready"), "{listed}");
 
     let sandbox = dump["status"]["databases"][0]["sandbox"].as_str().unwrap();
@@ -136,8 +103,12 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
     assert!(health.status().is_success());
 
     let id = dump["metadata"]["uid"].as_str().unwrap().replace('-', "");
-    assert_eq!(sandboxes_of(&id).await, 2, "role and database");
-    let deleted = kubectl(
+    assert_eq!(
+        lens::testing::sandbox_objects(&id).await,
+        2,
+        "role and database"
+    );
+    let deleted = e2e::kubectl(
         &["delete", "dump", "world", "-n", &ns, "--timeout=60s"],
         None,
     );
@@ -146,11 +117,11 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
         "{}",
         String::from_utf8_lossy(&deleted.stderr)
     );
-    assert_eq!(sandboxes_of(&id).await, 0);
-    let secret = kubectl(&["get", "secret", &format!("dl-{id}"), "-n", &ns], None);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
+    let secret = e2e::kubectl(&["get", "secret", &format!("dl-{id}"), "-n", &ns], None);
     assert!(!secret.status.success(), "the Secret outlived its Dump");
     for _ in 0..100 {
-        let jobs = kubectl(&["get", "jobs", "-n", &ns, "-o", "name"], None);
+        let jobs = e2e::kubectl(&["get", "jobs", "-n", &ns, "-o", "name"], None);
         if jobs.stdout.is_empty() {
             return;
         }

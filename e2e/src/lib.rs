@@ -158,3 +158,26 @@ pub async fn namespace(client: &Client) -> String {
         .expect("create a namespace");
     name
 }
+
+/// Runs kubectl against this process's control plane, with `stdin` as its input.
+pub fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl runs");
+    let mut input = child.stdin.take().expect("piped");
+    if let Some(text) = stdin {
+        input
+            .write_all(text.as_bytes())
+            .expect("kubectl reads its input");
+    }
+    drop(input);
+    child.wait_with_output().expect("kubectl finishes")
+}

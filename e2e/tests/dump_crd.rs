@@ -1,26 +1,5 @@
 //! The Dump CRD as the real API server enforces and shows it.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(e2e::kubeconfig())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
 fn dump(name: &str, spec: &str) -> String {
     format!(
         "apiVersion: dumplens.io/v1alpha1\nkind: Dump\nmetadata:\n  name: {name}\nspec:\n{spec}"
@@ -31,7 +10,7 @@ fn dump(name: &str, spec: &str) -> String {
 async fn the_api_server_enforces_the_dump_rules() {
     let client = e2e::client().await;
     let ns = e2e::namespace(&client).await;
-    let apply = |yaml: String| kubectl(&["apply", "-n", &ns, "-f", "-"], Some(&yaml));
+    let apply = |yaml: String| e2e::kubectl(&["apply", "-n", &ns, "-f", "-"], Some(&yaml));
 
     let ok = apply(dump(
         "ok",
@@ -82,7 +61,7 @@ async fn the_api_server_enforces_the_dump_rules() {
     assert!(!changed.status.success());
     assert!(String::from_utf8_lossy(&changed.stderr).contains("spec.source is immutable"));
 
-    let listed = kubectl(&["get", "dumps", "-n", &ns], None);
+    let listed = e2e::kubectl(&["get", "dumps", "-n", &ns], None);
     let header = String::from_utf8_lossy(&listed.stdout)
         .lines()
         .next()
@@ -91,7 +70,7 @@ async fn the_api_server_enforces_the_dump_rules() {
     for column in ["NAME", "PHASE", "TABLES", "SIZE", "EXPIRES", "AGE"] {
         assert!(header.contains(column), "{header}");
     }
-    let by_short_name = kubectl(
+    let by_short_name = e2e::kubectl(
         &[
             "get",
             "dump",
@@ -112,7 +91,7 @@ async fn the_api_server_enforces_the_dump_rules() {
 #[tokio::test]
 async fn kubectl_explain_describes_the_source() {
     e2e::client().await;
-    let output = kubectl(&["explain", "dump.spec.source"], None);
+    let output = e2e::kubectl(&["explain", "dump.spec.source"], None);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -137,7 +116,7 @@ async fn the_gitops_example_dump_is_valid() {
         env!("CARGO_MANIFEST_DIR"),
         "/../docs/gitops/dump-example.yaml"
     );
-    let output = kubectl(
+    let output = e2e::kubectl(
         &["apply", "--dry-run=server", "-n", &ns, "-f", example],
         None,
     );

@@ -186,3 +186,18 @@ pub fn serve_over_http(body: Vec<u8>) -> String {
     });
     format!("http://{addr}")
 }
+
+/// How many roles and databases of sandbox `id` exist on the shared cluster.
+pub async fn sandbox_objects(id: &str) -> i64 {
+    let mut admin = sqlx::PgConnection::connect(admin_url())
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM pg_roles WHERE rolname LIKE $1)
+              + (SELECT count(*) FROM pg_database WHERE datname LIKE $1)",
+    )
+    .bind(format!("dl\\_{id}%"))
+    .fetch_one(&mut admin)
+    .await
+    .expect("count sandbox objects")
+}

@@ -58,18 +58,6 @@ async fn cluster_state() -> ClusterState {
     }
 }
 
-async fn sandbox_leftovers(id: &str) -> i64 {
-    let mut conn = admin().await;
-    sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM pg_roles WHERE rolname LIKE $1)
-              + (SELECT count(*) FROM pg_database WHERE datname LIKE $1)",
-    )
-    .bind(format!("dl\\_{id}%"))
-    .fetch_one(&mut conn)
-    .await
-    .unwrap()
-}
-
 async fn restore_file(path: &Path) -> (String, Result<RestoreSummary, RestoreError>) {
     let id = sandbox::new_id();
     let result = restore(
@@ -95,7 +83,7 @@ async fn restore_hostile_script(script: &str, marker: &Path) -> RestoreSummary {
         Ok(summary) => summary,
         Err(RestoreError::Failed(summary)) => {
             assert_eq!(
-                sandbox_leftovers(&id).await,
+                lens::testing::sandbox_objects(&id).await,
                 0,
                 "a failed restore left its sandbox"
             );
@@ -262,7 +250,7 @@ async fn an_archive_whose_check_constraint_runs_a_program_cannot_run_it() {
         messages.contains("permission denied") || messages.contains("must be superuser"),
         "{messages}"
     );
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
     assert_eq!(cluster_state().await, before);
 }
 
@@ -309,7 +297,7 @@ async fn a_sandbox_role_cannot_connect_to_other_databases() {
     }
     sandbox::drop_all(&mut admin, &names).await.unwrap();
     sandbox::drop_all(&mut admin, &other).await.unwrap();
-    assert_eq!(sandbox_leftovers(&names.role[3..]).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&names.role[3..]).await, 0);
 }
 
 #[tokio::test]
@@ -321,7 +309,7 @@ async fn a_truncated_archive_fails_clearly_and_leaves_nothing() {
     let (id, result) = restore_file(&path).await;
     let err = result.unwrap_err();
     assert!(matches!(err, RestoreError::Failed(_)), "{err}");
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
 
 #[tokio::test]
@@ -336,7 +324,7 @@ async fn a_truncated_compressed_script_fails_clearly_and_leaves_nothing() {
         err.contains("damaged") || err.contains("truncated"),
         "{err}"
     );
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
 
 #[tokio::test]
@@ -344,7 +332,7 @@ async fn a_file_that_is_not_a_dump_is_refused_before_anything_is_created() {
     let (id, result) = restore_file(&fixture("EXPECTED.json")).await;
     let err = result.unwrap_err().to_string();
     assert!(err.contains("not a PostgreSQL dump"), "{err}");
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
 
 #[tokio::test]
@@ -362,7 +350,7 @@ async fn a_gzip_bomb_is_refused_without_filling_the_disk() {
     let (id, result) = restore_file(&path).await;
     let err = result.unwrap_err().to_string();
     assert!(err.contains("decompression bomb"), "{err}");
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
 
 #[tokio::test]
@@ -389,7 +377,7 @@ async fn an_archive_newer_than_pg_restore_names_the_version_needed() {
     .to_string();
     assert!(err.contains("needs pg_restore 17 or newer"), "{err}");
     assert!(err.contains("15.4"), "{err}");
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
 
 async fn restore_script_with(
@@ -426,7 +414,7 @@ async fn a_restore_that_runs_too_long_is_stopped_and_removed() {
     let err = result.unwrap_err();
     assert!(matches!(err, RestoreError::TimedOut(_)), "{err}");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
 
 #[tokio::test]
@@ -517,5 +505,5 @@ async fn a_dump_that_grows_past_the_size_limit_is_stopped_and_removed() {
     let (id, result) = restore_script_with(script, &options).await;
     let err = result.unwrap_err();
     assert!(matches!(err, RestoreError::TooBig { .. }), "{err}");
-    assert_eq!(sandbox_leftovers(&id).await, 0);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
