@@ -9,7 +9,6 @@ use std::sync::atomic::AtomicU64;
 use serde::Serialize;
 
 use super::DumpError;
-use super::archive::ArchiveHeader;
 use super::limits::{CountingReader, Limits};
 
 /// What `pg_dump`/`pg_dumpall` wrote.
@@ -201,11 +200,6 @@ pub(crate) fn peek(
     (&mut reader).take(n as u64).read_to_end(&mut head)?;
     let replay = io::Cursor::new(head.clone()).chain(reader);
     Ok((head, Box::new(BufReader::with_capacity(256 << 10, replay))))
-}
-
-/// Parses the archive header at the start of `toc.dat` or a custom-format file.
-pub(crate) fn archive_header(head: &[u8]) -> Result<ArchiveHeader, DumpError> {
-    ArchiveHeader::parse(head)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ pub fn inspect(path: &Path, limits: &Limits) -> Result<DumpInfo, DumpError> {
             if outer.is_some() {
                 return Err(unpack_first("a compressed custom-format archive"));
             }
-            let header = format::archive_header(&head)?;
+            let header = ArchiveHeader::parse(&head)?;
             Ok(archive_info(header, DumpFormat::Custom, layout(None)))
         }
         Sniffed::Tar => {

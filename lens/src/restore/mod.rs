@@ -156,12 +156,21 @@ pub async fn restore(
     progress: ProgressSink,
 ) -> Result<RestoreSummary, RestoreError> {
     sandbox::validate_id(id)?;
-    let info = {
+    // Reading the file and probing for pg_restore (which runs programs) block: off the runtime.
+    let (info, pg_restore) = {
         let file = file.to_path_buf();
-        let limits = options.limits.clone();
-        tokio::task::spawn_blocking(move || dump::inspect(&file, &limits))
-            .await
-            .map_err(|e| RestoreError::Other(e.to_string()))??
+        let options = options.clone();
+        tokio::task::spawn_blocking(move || {
+            let info = dump::inspect(&file, &options.limits)?;
+            let pg_restore = if info.format.is_archive() {
+                Some(compatible_pg_restore(&info, &options)?)
+            } else {
+                None
+            };
+            Ok::<_, RestoreError>((info, pg_restore))
+        })
+        .await
+        .map_err(|e| RestoreError::Other(e.to_string()))??
     };
     let database_count = match info.format {
         DumpFormat::Dumpall => info.databases.len(),
@@ -174,11 +183,6 @@ pub async fn restore(
         }
         .into());
     }
-    let pg_restore = if info.format.is_archive() {
-        Some(compatible_pg_restore(&info, options)?)
-    } else {
-        None
-    };
 
     let (role_url, databases, admin) = match target {
         Target::Admin(admin_url) => {
