@@ -33,14 +33,27 @@ pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
 
 #[derive(clap::Args)]
 pub struct RestoreArgs {
-    /// The dump file (or give --url).
-    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    /// The dump file (or give --url, or --s3-bucket and --s3-key).
+    #[arg(required_unless_present_any = ["url", "s3_bucket"], conflicts_with_all = ["url", "s3_bucket"])]
     file: Option<PathBuf>,
     /// Download the dump from this http(s) URL first (streamed to a scratch file).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "s3_bucket")]
     url: Option<String>,
-    /// With --url: the file's SHA-256; a different download fails the restore.
-    #[arg(long, requires = "url")]
+    /// Download the dump from this S3 bucket (credentials from AWS_ACCESS_KEY_ID and
+    /// AWS_SECRET_ACCESS_KEY, anonymous without them).
+    #[arg(long, requires = "s3_key")]
+    s3_bucket: Option<String>,
+    /// With --s3-bucket: the object's key.
+    #[arg(long, requires = "s3_bucket")]
+    s3_key: Option<String>,
+    /// With --s3-bucket: the endpoint of an S3-compatible store [default: AWS].
+    #[arg(long, requires = "s3_bucket")]
+    s3_endpoint: Option<String>,
+    /// With --s3-bucket: the region [default: us-east-1].
+    #[arg(long, requires = "s3_bucket")]
+    s3_region: Option<String>,
+    /// With --url or --s3-bucket: the file's SHA-256; a different download fails the restore.
+    #[arg(long)]
     sha256: Option<String>,
     /// A role that may create roles and databases; used only to create the sandbox.
     #[arg(
@@ -98,22 +111,31 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         ..RestoreOptions::default()
     };
     // A download lives as long as the restore needs it and is removed after.
-    let fetched = match &args.url {
-        Some(url) => Some(
-            lens::fetch::fetch_url(
-                url,
-                args.sha256.as_deref(),
-                &options.limits,
-                &options.scratch_dir,
-            )
-            .await?,
-        ),
-        None => None,
+    let sha256 = args.sha256.as_deref();
+    let (limits, scratch) = (&options.limits, &options.scratch_dir);
+    let fetched = match (&args.url, &args.s3_bucket, &args.s3_key) {
+        (Some(url), _, _) => Some(lens::fetch::fetch_url(url, sha256, limits, scratch).await?),
+        (None, Some(bucket), Some(key)) => {
+            let object = lens::fetch::S3Object {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                endpoint: args.s3_endpoint.clone(),
+                region: args.s3_region.clone(),
+            };
+            let credentials = lens::fetch::Credentials::from_env();
+            let fetched =
+                lens::fetch::fetch_s3(&object, credentials.as_ref(), sha256, limits, scratch);
+            Some(fetched.await?)
+        }
+        _ if sha256.is_some() => {
+            anyhow::bail!("--sha256 checks a download: give --url or --s3-bucket")
+        }
+        _ => None,
     };
     let file = match (&fetched, &args.file) {
         (Some(fetched), _) => fetched.path.to_path_buf(),
         (None, Some(file)) => file.clone(),
-        (None, None) => unreachable!("clap requires a file or --url"),
+        (None, None) => unreachable!("clap requires a file, --url or --s3-bucket"),
     };
     let bar = progress_bar(args.json);
     let sink_bar = bar.clone();

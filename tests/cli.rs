@@ -138,3 +138,46 @@ fn restore_downloads_from_a_url_and_checks_its_checksum() {
         .unwrap();
     assert!(String::from_utf8_lossy(&file.stderr).contains("is not an http or https URL"));
 }
+
+#[tokio::test]
+async fn restore_downloads_from_an_s3_compatible_store() {
+    let s3 = lens::testing::s3_server();
+    s3.put(
+        "nightly/chinook.dump",
+        std::fs::read(fixture("chinook.pg18.custom.dump")).unwrap(),
+    )
+    .await;
+    let credentials = &lens::testing::S3_CREDENTIALS;
+    let restore = |key: &str| {
+        Command::new(DUMPLENS)
+            .args(["restore", "--json", "--s3-bucket", lens::testing::S3_BUCKET])
+            .args(["--s3-key", key, "--s3-endpoint", &s3.endpoint])
+            .env("DUMPLENS_ADMIN_URL", admin_url())
+            .env("AWS_ACCESS_KEY_ID", credentials.key())
+            .env("AWS_SECRET_ACCESS_KEY", credentials.secret())
+            .output()
+            .unwrap()
+    };
+    let ok = restore("nightly/chinook.dump");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    let tables = lens::testing::expected_facts()["facts"]["chinook"]["rows_only"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert_eq!(summary["databases"][0]["tables"], tables);
+
+    // The error names the object, not the presigned URL (which carries the access key id).
+    let missing = restore("nightly/missing.dump");
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("cannot download s3://dumps/nightly/missing.dump: the server answered 404"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(credentials.key()), "{stderr}");
+}

@@ -1,9 +1,11 @@
-//! Fetching a dump from where a `Dump` points: an http(s) URL, streamed to a scratch file,
-//! bounded by the disk budget, with its SHA-256 checked when one is given.
+//! Fetching a dump from where a `Dump` points: an http(s) URL or an object in an S3-compatible
+//! store, streamed to a scratch file, bounded by the disk budget, with its SHA-256 checked when
+//! one is given.
 
 use std::io::Write;
 use std::path::Path;
 
+pub use rusty_s3::Credentials;
 use sha2::{Digest, Sha256};
 
 use crate::dump::limits::DiskBudget;
@@ -13,6 +15,8 @@ use crate::dump::{DumpError, Limits};
 pub enum FetchError {
     #[error("{0:?} is not an http or https URL")]
     NotHttp(String),
+    #[error("{0:?} is not a usable S3 endpoint (give an http or https URL)")]
+    S3Endpoint(String),
     #[error("cannot download {url}: {reason}")]
     Download { url: String, reason: String },
     #[error("the download of {url} has SHA-256 {actual}, not the {expected} given")]
@@ -45,13 +49,80 @@ pub async fn fetch_url(
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FetchError::NotHttp(url.to_string()));
     }
+    let name = parsed.to_string();
+    download(parsed, &name, expected_sha256, limits, scratch).await
+}
+
+/// An object in S3 or an S3-compatible store.
+#[derive(Clone, Debug)]
+pub struct S3Object {
+    pub bucket: String,
+    pub key: String,
+    /// The store's endpoint; AWS's regional endpoint when absent.
+    pub endpoint: Option<String>,
+    /// `us-east-1` when absent.
+    pub region: Option<String>,
+}
+
+impl std::fmt::Display for S3Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// How long a presigned request stays valid; S3 checks it when the download starts.
+const PRESIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// Downloads `object` like [`fetch_url`], with a request presigned by `credentials` (anonymous
+/// when absent). Errors name the object, never the signed URL.
+pub async fn fetch_s3(
+    object: &S3Object,
+    credentials: Option<&Credentials>,
+    expected_sha256: Option<&str>,
+    limits: &Limits,
+    scratch: &Path,
+) -> Result<Fetched, FetchError> {
+    use rusty_s3::S3Action;
+    let region = object.region.as_deref().unwrap_or("us-east-1");
+    // AWS serves buckets as virtual hosts; other stores (MinIO, Ceph, moto) by path.
+    let (endpoint, style) = match &object.endpoint {
+        Some(endpoint) => (endpoint.clone(), rusty_s3::UrlStyle::Path),
+        None => (
+            format!("https://s3.{region}.amazonaws.com"),
+            rusty_s3::UrlStyle::VirtualHost,
+        ),
+    };
+    let bad_endpoint = || FetchError::S3Endpoint(endpoint.clone());
+    let parsed = url::Url::parse(&endpoint).map_err(|_| bad_endpoint())?;
+    let bucket = rusty_s3::Bucket::new(parsed, style, object.bucket.clone(), region.to_string())
+        .map_err(|_| bad_endpoint())?;
+    let signed = bucket
+        .get_object(credentials, &object.key)
+        .sign(PRESIGNED_FOR);
+    download(
+        signed,
+        &object.to_string(),
+        expected_sha256,
+        limits,
+        scratch,
+    )
+    .await
+}
+
+async fn download(
+    url: url::Url,
+    name: &str,
+    expected_sha256: Option<&str>,
+    limits: &Limits,
+    scratch: &Path,
+) -> Result<Fetched, FetchError> {
     let failed = |reason: String| FetchError::Download {
-        url: parsed.to_string(),
+        url: name.to_string(),
         reason,
     };
-    let mut response = reqwest::get(parsed.clone())
+    let mut response = reqwest::get(url)
         .await
-        .map_err(|e| failed(e.to_string()))?;
+        .map_err(|e| failed(e.without_url().to_string()))?;
     if !response.status().is_success() {
         return Err(failed(format!("the server answered {}", response.status())));
     }
@@ -63,7 +134,11 @@ pub async fn fetch_url(
     let (mut out, path) = file.into_parts();
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    while let Some(chunk) = response.chunk().await.map_err(|e| failed(e.to_string()))? {
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| failed(e.without_url().to_string()))?
+    {
         budget.reserve(chunk.len() as u64)?;
         hasher.update(&chunk);
         out.write_all(&chunk).map_err(|e| DumpError::io(&path, e))?;
@@ -79,7 +154,7 @@ pub async fn fetch_url(
         && !expected.eq_ignore_ascii_case(&sha256)
     {
         return Err(FetchError::Checksum {
-            url: parsed.to_string(),
+            url: name.to_string(),
             expected: expected.to_string(),
             actual: sha256,
         });

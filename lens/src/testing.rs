@@ -60,26 +60,33 @@ fn shared() -> &'static Shared {
 }
 
 /// Revokes PUBLIC's CONNECT on the cluster's own databases, as `dumplens serve` does, so tests
-/// see what a sandbox role sees in production. Runs on a thread of its own: the first caller
-/// is usually inside a test's async runtime, which cannot block on another.
+/// see what a sandbox role sees in production.
 fn harden(admin_url: &str) {
-    let admin_url = admin_url.to_string();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(async {
-            let mut admin = sqlx::PgConnection::connect(&admin_url)
-                .await
-                .expect("connect to the test cluster");
-            crate::sandbox::harden_server(&mut admin)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        })
+    block_on_own_thread(async {
+        let mut admin = sqlx::PgConnection::connect(admin_url)
+            .await
+            .expect("connect to the test cluster");
+        crate::sandbox::harden_server(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     })
-    .join()
-    .expect("hardening the test cluster");
+}
+
+/// Runs `future` to completion on a thread of its own: shared fixtures start on first use,
+/// usually inside a test's async runtime, which cannot block on another.
+fn block_on_own_thread<T: Send>(future: impl std::future::Future<Output = T> + Send) -> T {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime")
+                    .block_on(future)
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 extern "C" fn stop_shared_cluster() {
@@ -200,4 +207,86 @@ pub async fn sandbox_objects(id: &str) -> i64 {
     .fetch_one(&mut admin)
     .await
     .expect("count sandbox objects")
+}
+
+/// A local S3-compatible store: moto's server mode (PyPI `moto[server]`, installed under
+/// `.tools/moto` by `./dev setup --tests`), one per test process, with a bucket `dumps`.
+pub struct S3Server {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    _process: crate::process::Supervised,
+}
+
+/// The bucket every test object goes into.
+pub const S3_BUCKET: &str = "dumps";
+
+static S3: OnceLock<S3Server> = OnceLock::new();
+
+/// Starts the shared S3 server on first use (it dies with the test process).
+pub fn s3_server() -> &'static S3Server {
+    S3.get_or_init(|| {
+        let program =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/moto/bin/moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let mut command = std::process::Command::new(&program);
+        command
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let process = crate::process::Supervised::spawn(command, nix::sys::signal::Signal::SIGKILL)
+            .unwrap_or_else(|e| panic!("{} (run ./dev setup --tests): {e}", program.display()));
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let create = bucket(&endpoint);
+        let create = create.create_bucket(&S3_CREDENTIALS);
+        let url = rusty_s3::S3Action::sign(&create, SIGNED_FOR);
+        block_on_own_thread(async {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let create = reqwest::Client::new()
+                    .put(url.clone())
+                    .header(reqwest::header::CONTENT_LENGTH, 0);
+                match create.send().await {
+                    Ok(response) if response.status().is_success() => break,
+                    Err(e) if e.is_connect() && tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await
+                    }
+                    other => panic!("the S3 server at {endpoint} did not start: {other:?}"),
+                }
+            }
+        });
+        S3Server {
+            endpoint,
+            _process: process,
+        }
+    })
+}
+
+/// The credentials the tests use (moto accepts any).
+pub static S3_CREDENTIALS: std::sync::LazyLock<rusty_s3::Credentials> =
+    std::sync::LazyLock::new(|| rusty_s3::Credentials::new("dumplens-test", "test-secret"));
+
+const SIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn bucket(endpoint: &str) -> rusty_s3::Bucket {
+    let endpoint = endpoint.parse().expect("an endpoint URL");
+    rusty_s3::Bucket::new(endpoint, rusty_s3::UrlStyle::Path, S3_BUCKET, "us-east-1")
+        .expect("a bucket")
+}
+
+impl S3Server {
+    /// Stores `body` as object `key` of the test bucket.
+    pub async fn put(&self, key: &str, body: Vec<u8>) {
+        let bucket = bucket(&self.endpoint);
+        let put = bucket.put_object(Some(&S3_CREDENTIALS), key);
+        let response = reqwest::Client::new()
+            .put(rusty_s3::S3Action::sign(&put, SIGNED_FOR))
+            .body(body)
+            .send()
+            .await
+            .expect("put an object");
+        assert!(response.status().is_success(), "{response:?}");
+    }
 }
