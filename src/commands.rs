@@ -236,15 +236,39 @@ pub struct OperatorArgs {
         default_value_t = 14400
     )]
     restore_deadline_seconds: i64,
-    /// Retries of a failed restore Job.
-    #[arg(long, env = "DUMPLENS_RESTORE_BACKOFF_LIMIT", default_value_t = 1)]
+    /// Retries of a failed restore Job (a restore of the same file fails the same way, and a
+    /// retry restores into what the failed attempt left, so none by default).
+    #[arg(long, env = "DUMPLENS_RESTORE_BACKOFF_LIMIT", default_value_t = 0)]
     restore_backoff_limit: i32,
     /// How long a finished restore Job is kept (its outcome is in the Dump's status first).
     #[arg(long, env = "DUMPLENS_RESTORE_TTL_SECONDS", default_value_t = 3600)]
     restore_ttl_seconds: i32,
+    /// A restore Job's resources when its Dump names none, as JSON (a ResourceRequirements,
+    /// e.g. {"requests":{"cpu":"500m"}}).
+    #[arg(long, env = "DUMPLENS_RESTORE_RESOURCES", value_parser = parse_resources)]
+    restore_resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    /// The PersistentVolumeClaim the api stores uploads on, mounted into restore Jobs of
+    /// upload sources (without it, upload sources fail).
+    #[arg(long, env = "DUMPLENS_UPLOADS_CLAIM")]
+    uploads_claim: Option<String>,
+    /// The same volume mounted here, so an upload is deleted with its Dump.
+    #[arg(long, env = "DUMPLENS_UPLOADS_DIR")]
+    uploads_dir: Option<PathBuf>,
+    /// How often to drop sandboxes that no Dump owns, e.g. 10m.
+    #[arg(long, env = "DUMPLENS_SWEEP_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    sweep_interval: Duration,
+    /// The UI's public base URL, for each Dump's status.url.
+    #[arg(long, env = "DUMPLENS_UI_URL")]
+    ui_url: Option<String>,
     /// Where to serve /metrics (Prometheus) and /healthz.
     #[arg(long, default_value = "127.0.0.1:9090")]
     metrics_listen: std::net::SocketAddr,
+}
+
+fn parse_resources(
+    json: &str,
+) -> Result<k8s_openapi::api::core::v1::ResourceRequirements, serde_json::Error> {
+    serde_json::from_str(json)
 }
 
 /// Runs the operator against the cluster of KUBECONFIG (or the one it runs in) until SIGINT
@@ -257,6 +281,11 @@ pub async fn operator(args: OperatorArgs) -> anyhow::Result<()> {
         active_deadline_seconds: args.restore_deadline_seconds,
         backoff_limit: args.restore_backoff_limit,
         ttl_seconds_after_finished: args.restore_ttl_seconds,
+        restore_resources: args.restore_resources,
+        uploads_claim: args.uploads_claim,
+        uploads_dir: args.uploads_dir,
+        sweep_interval: args.sweep_interval,
+        ui_url: args.ui_url,
     };
     let client = kube::Client::try_default()
         .await
@@ -265,7 +294,7 @@ pub async fn operator(args: OperatorArgs) -> anyhow::Result<()> {
     let listen = args.metrics_listen;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
-        _ = operator::run(client, config, metrics.clone()) => {}
+        ran = operator::run(client, config, metrics.clone()) => ran?,
         served = operator::metrics::serve(listen, metrics) => {
             served.with_context(|| format!("serving metrics on {listen}"))?;
         }

@@ -238,28 +238,33 @@ async fn volume_dirs(
 }
 
 /// Rewrites each mount path in `value` (as a whole path component, e.g. `/data` in `cat
-/// /data/x` but not in `/database`) to its local directory.
+/// /data/x` but not in `/database`) to its local directory, in one pass, so a local directory
+/// is never rewritten again. `mounts` come longest first, so the most specific mount wins.
 fn map_paths(value: &str, mounts: &[(String, PathBuf)]) -> String {
-    let mut out = value.to_string();
-    for (mount_path, dir) in mounts {
-        let local = dir.display().to_string();
-        let mut result = String::with_capacity(out.len());
-        let mut rest = out.as_str();
-        while let Some(at) = rest.find(mount_path.as_str()) {
-            let before = rest[..at].chars().next_back();
-            let after = rest[at + mount_path.len()..].chars().next();
-            let starts_path = before.is_none_or(|c| !(c.is_alphanumeric() || "/_-.".contains(c)));
-            let ends_component = after.is_none_or(|c| !(c.is_alphanumeric() || "_-.".contains(c)));
-            result.push_str(&rest[..at]);
-            result.push_str(if starts_path && ends_component {
-                &local
-            } else {
-                mount_path
-            });
-            rest = &rest[at + mount_path.len()..];
+    let is_path_char = |c: char| c.is_alphanumeric() || "_-.".contains(c);
+    let mut out = String::with_capacity(value.len());
+    let mut at = 0;
+    while at < value.len() {
+        let before = value[..at].chars().next_back();
+        let starts_path = before.is_none_or(|c| !(is_path_char(c) || c == '/'));
+        let mount = mounts.iter().find(|(mount_path, _)| {
+            value[at..].starts_with(mount_path.as_str())
+                && value[at + mount_path.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| !is_path_char(c))
+        });
+        match mount {
+            Some((mount_path, dir)) if starts_path => {
+                out.push_str(&dir.display().to_string());
+                at += mount_path.len();
+            }
+            _ => {
+                let c = value[at..].chars().next().expect("not at the end");
+                out.push(c);
+                at += c.len_utf8();
+            }
         }
-        result.push_str(rest);
-        out = result;
     }
     out
 }
@@ -395,5 +400,18 @@ mod tests {
         );
         assert_eq!(map_paths("file=/data", &mounts), "file=/tmp/a");
         assert_eq!(map_paths("/x/data/y", &mounts), "/x/data/y");
+    }
+
+    #[test]
+    fn a_local_directory_is_not_rewritten_again() {
+        // Claims live under the runner's directory in /tmp, and /tmp is a mount too.
+        let mounts = vec![
+            ("/source".to_string(), PathBuf::from("/tmp/runner/claims/x")),
+            ("/tmp".to_string(), PathBuf::from("/tmp/runner/pod/tmp")),
+        ];
+        assert_eq!(
+            map_paths("/source/a.sql /tmp/b", &mounts),
+            "/tmp/runner/claims/x/a.sql /tmp/runner/pod/tmp/b"
+        );
     }
 }

@@ -13,3 +13,4 @@ pub mod schema;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod uploads;

@@ -1,5 +1,6 @@
-//! The metadata store of the standalone server: one record per dump, in a database of its own
-//! (`dumplens`) on the server that holds the sandboxes.
+//! The metadata store, in a database of its own (`dumplens`) on the server that holds the
+//! sandboxes: one record per dump of the standalone server, and the schema graph of every
+//! restored database in either mode (on Kubernetes the Dump resource is the record).
 
 use std::path::PathBuf;
 
@@ -10,6 +11,7 @@ use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 use crate::conninfo::ServerUrl;
 use crate::lifecycle::{self, Event, Phase};
+use crate::schema::SchemaGraph;
 
 /// The metadata database's name.
 pub const DATABASE: &str = "dumplens";
@@ -20,6 +22,11 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("updating the metadata database schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("reading the schema of {database}: {source}")]
+    Introspect {
+        database: String,
+        source: sqlx::Error,
+    },
 }
 
 /// One dump as the store keeps it.
@@ -227,21 +234,42 @@ impl Store {
         )
     }
 
-    pub async fn put_schema_graph(
+    /// Reads the schema graph of the database `url` names and stores it for dump `id`; returns
+    /// it.
+    pub async fn record_schema_graph(
         &self,
         id: &str,
-        database: &str,
-        graph: &serde_json::Value,
-    ) -> Result<(), StoreError> {
+        url: &ServerUrl,
+    ) -> Result<SchemaGraph, StoreError> {
+        let database = url.database().unwrap_or_default();
+        let failed = |source| StoreError::Introspect {
+            database: database.clone(),
+            source,
+        };
+        let mut conn = PgConnection::connect_with(&url.connect_options())
+            .await
+            .map_err(failed)?;
+        let graph = crate::schema::introspect(&mut conn).await.map_err(failed)?;
+        let _ = conn.close().await;
+        let json = serde_json::to_value(&graph).expect("a schema graph serialises");
         sqlx::query(
             "INSERT INTO schema_graphs (dump_id, database, graph) VALUES ($1, $2, $3)
              ON CONFLICT (dump_id, database) DO UPDATE SET graph = excluded.graph",
         )
         .bind(id)
-        .bind(database)
-        .bind(graph)
+        .bind(&database)
+        .bind(json)
         .execute(&self.pool)
         .await?;
+        Ok(graph)
+    }
+
+    /// Forgets the schema graphs of dump `id` (none is fine).
+    pub async fn delete_schema_graphs(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM schema_graphs WHERE dump_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

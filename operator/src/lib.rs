@@ -1,37 +1,45 @@
 //! The Kubernetes adapter of the dump lifecycle: a kube-runtime Controller over `Dump`. For
 //! each Dump it creates a sandbox (role and database named from the Dump's UID), a Secret with
 //! the role's login, and a restore Job running `dumplens restore`; it records the Job's outcome
-//! in the Dump's status (server-side apply); its finalizer drops the sandbox.
+//! and the schema graph, applies the TTL, and its finalizer drops the sandbox. A periodic sweep
+//! drops sandboxes no Dump owns.
 
 pub mod metrics;
 mod objects;
+mod sweep;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crds::{Dump, DumpStatus};
+use crds::{DatabaseStatus, Dump, DumpStatus, ExpiryPolicy};
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::{Controller, watcher};
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client, Resource, ResourceExt};
 use lens::conninfo::ServerUrl;
 use lens::sandbox::{self, SandboxNames};
+use lens::store::Store;
 
-pub use objects::{restore_job, sandbox_id, sandbox_secret};
+pub use objects::{JOB_FINALIZER, UPLOADS_MOUNT, restore_job, sandbox_id, sandbox_secret};
 
 /// The finalizer that guards a Dump's sandbox.
 pub const FINALIZER: &str = "dumplens.io/sandbox";
-/// The field manager of every status write.
+/// The field manager of every status write, and the controller named in Events.
 pub const MANAGER: &str = "dumplens-operator";
 
 /// What the operator needs besides the Kubernetes API.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// A role on the sandbox server that may create roles and databases.
+    /// A role on the sandbox server that may create roles and databases. The server must be
+    /// PgDumpLens's own: the sweep drops every sandbox no Dump owns.
     pub admin: ServerUrl,
     /// The command that runs `dumplens` in a restore Job (`["dumplens"]` in the image).
     pub restore_command: Vec<String>,
@@ -39,6 +47,16 @@ pub struct Config {
     pub active_deadline_seconds: i64,
     pub backoff_limit: i32,
     pub ttl_seconds_after_finished: i32,
+    /// A restore Job's resources when its Dump names none.
+    pub restore_resources: Option<k8s_openapi::api::core::v1::ResourceRequirements>,
+    /// The PersistentVolumeClaim holding uploads, mounted into restore Jobs of upload sources.
+    pub uploads_claim: Option<String>,
+    /// The same volume as mounted here, to delete an upload with its Dump.
+    pub uploads_dir: Option<PathBuf>,
+    /// How often sandboxes that no Dump owns are looked for.
+    pub sweep_interval: Duration,
+    /// The UI's base URL; each Dump's status.url points into it.
+    pub ui_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,25 +65,44 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Sandbox(#[from] lens::sandbox::SandboxError),
+    #[error(transparent)]
+    Store(#[from] lens::store::StoreError),
+    #[error("the sandbox server: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The Dump asks for something that cannot be done; retrying will not help.
     #[error("{0}")]
-    Invalid(String),
+    Spec(String),
 }
 
 struct Context {
     client: Client,
     config: Config,
     metrics: Arc<metrics::Metrics>,
+    store: Store,
+    recorder: Recorder,
 }
 
-/// Runs the controller until the process stops, counting into `metrics`.
-pub async fn run(client: Client, config: Config, metrics: Arc<metrics::Metrics>) {
-    let dumps: Api<Dump> = Api::all(client.clone());
-    let jobs: Api<Job> = Api::all(client.clone());
+/// Runs the controller (and the sweep) until the process stops, counting into `metrics`.
+pub async fn run(
+    client: Client,
+    config: Config,
+    metrics: Arc<metrics::Metrics>,
+) -> Result<(), Error> {
+    let store = Store::open(&config.admin).await?;
+    let reporter = Reporter {
+        controller: MANAGER.into(),
+        instance: std::env::var("HOSTNAME").ok(),
+    };
     let context = Arc::new(Context {
-        client,
+        recorder: Recorder::new(client.clone(), reporter),
+        client: client.clone(),
         config,
         metrics,
+        store,
     });
+    tokio::spawn(sweep::run(context.clone()));
+    let dumps: Api<Dump> = Api::all(client.clone());
+    let jobs: Api<Job> = Api::all(client);
     Controller::new(dumps, watcher::Config::default())
         .owns(jobs, watcher::Config::default())
         .run(reconcile, error_policy, context)
@@ -75,13 +112,15 @@ pub async fn run(client: Client, config: Config, metrics: Arc<metrics::Metrics>)
             }
         })
         .await;
+    Ok(())
 }
 
 fn error_policy(
     _: Arc<Dump>,
     err: &kube::runtime::finalizer::Error<Error>,
-    _: Arc<Context>,
+    context: Arc<Context>,
 ) -> Action {
+    context.metrics.failures.inc();
     tracing::warn!(%err, "will retry");
     Action::requeue(Duration::from_secs(5))
 }
@@ -91,8 +130,7 @@ async fn reconcile(
     context: Arc<Context>,
 ) -> Result<Action, kube::runtime::finalizer::Error<Error>> {
     context.metrics.reconciles.inc();
-    let ns = dump.namespace().unwrap_or_default();
-    let api: Api<Dump> = Api::namespaced(context.client.clone(), &ns);
+    let api = dumps(&context, &dump);
     finalizer(&api, FINALIZER, dump, |event| async {
         match event {
             Finalizer::Apply(dump) => apply(&dump, &context).await,
@@ -102,22 +140,54 @@ async fn reconcile(
     .await
 }
 
-fn names(dump: &Dump) -> Result<SandboxNames, Error> {
-    Ok(SandboxNames::new(&sandbox_id(dump)?, 1)?)
+fn dumps(context: &Context, dump: &Dump) -> Api<Dump> {
+    Api::namespaced(
+        context.client.clone(),
+        &dump.namespace().unwrap_or_default(),
+    )
+}
+
+fn namespaced<K>(context: &Context, dump: &Dump) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as Resource>::DynamicType: Default,
+{
+    Api::namespaced(
+        context.client.clone(),
+        &dump.namespace().unwrap_or_default(),
+    )
 }
 
 async fn apply(dump: &Dump, context: &Context) -> Result<Action, Error> {
-    let ns = dump.namespace().unwrap_or_default();
-    let names = names(dump)?;
-    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &ns);
-    let jobs: Api<Job> = Api::namespaced(context.client.clone(), &ns);
-    let secret_name = objects::secret_name(dump)?;
+    let status = dump.status.clone().unwrap_or_default();
+    match status.phase.as_deref() {
+        Some("Ready" | "Failed" | "Expired") => settled(dump, context, status).await,
+        _ => restoring(dump, context).await,
+    }
+}
 
+/// Until the restore Job has finished: make the sandbox, its Secret and the Job, and follow
+/// the Job.
+async fn restoring(dump: &Dump, context: &Context) -> Result<Action, Error> {
+    let job = match objects::restore_job(dump, &context.config) {
+        Ok(job) => job,
+        Err(Error::Spec(reason)) => return fail(dump, context, reason).await,
+        Err(e) => return Err(e),
+    };
+    let names = SandboxNames::new(&sandbox_id(dump)?, 1)?;
+    let secrets: Api<Secret> = namespaced(context, dump);
     // The Secret records the role's password: without it the sandbox cannot be used, so a
     // sandbox without its Secret (a crash between the two) is made again.
-    if secrets.get_opt(&secret_name).await?.is_none() {
-        let password = sandbox::new_password();
+    if secrets
+        .get_opt(&objects::secret_name(dump)?)
+        .await?
+        .is_none()
+    {
         let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
+        if let Some(reason) = unavailable_version(dump, &mut admin).await? {
+            return fail(dump, context, reason).await;
+        }
+        let password = sandbox::new_password();
         sandbox::drop_all(&mut admin, &names).await?;
         sandbox::create(&mut admin, &names, &password).await?;
         let role = context
@@ -129,96 +199,334 @@ async fn apply(dump: &Dump, context: &Context) -> Result<Action, Error> {
             .create(&PostParams::default(), &sandbox_secret(dump, &role)?)
             .await?;
     }
-    let job_name = objects::job_name(dump)?;
-    let job = match jobs.get_opt(&job_name).await? {
+    let jobs: Api<Job> = namespaced(context, dump);
+    let job = match jobs.get_opt(&objects::job_name(dump)?).await? {
         Some(job) => job,
-        None => {
-            jobs.create(&PostParams::default(), &restore_job(dump, &context.config)?)
-                .await?
-        }
+        None => jobs.create(&PostParams::default(), &job).await?,
     };
-
-    let status = job.status.clone().unwrap_or_default();
-    let mut next = DumpStatus {
+    let job_status = job.status.clone().unwrap_or_default();
+    if job_status.succeeded.unwrap_or(0) > 0 {
+        return ready(dump, context, &job, &names).await;
+    }
+    if job_status.failed.unwrap_or(0) > 0 {
+        let reason = job_failure(context, dump, &job).await?;
+        return fail(dump, context, reason).await;
+    }
+    let next = DumpStatus {
+        phase: Some("Restoring".into()),
         observed_generation: dump.metadata.generation,
-        databases: vec![crds::DatabaseStatus {
-            name: None,
-            sandbox: names.databases[0].clone(),
-        }],
+        message: Some(format!("restore Job {} is running", job.name_any())),
+        databases: sandboxes(&names.databases, &[]),
         ..DumpStatus::default()
     };
-    if status.succeeded.unwrap_or(0) > 0 {
-        let output = job_output(context, &ns, &job_name).await?;
-        // The summary is the one JSON line `dumplens restore --json` prints; logs may follow.
-        let summary = output
-            .lines()
-            .rev()
-            .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .ok_or_else(|| {
-                Error::Invalid(format!("the restore Job printed no summary: {output}"))
-            })?;
-        next.phase = Some("Ready".into());
-        next.dump_format = summary["format"].as_str().map(str::to_string);
-        next.pg_dump_version = summary["pgDumpVersion"].as_str().map(str::to_string);
-        next.tables = summary["databases"][0]["tables"].as_i64();
-        next.databases[0].name = summary["databases"][0]["name"].as_str().map(str::to_string);
-        next.message = Some(format!(
-            "restored {} tables",
-            next.tables.unwrap_or_default()
-        ));
-        next.conditions = objects::conditions(dump, "Ready", next.message.as_deref().unwrap_or(""));
-    } else if status.failed.unwrap_or(0) > 0 {
-        let output = job_output(context, &ns, &job_name)
-            .await
-            .unwrap_or_default();
-        let reason = output
-            .lines()
-            .rev()
-            .find_map(|l| l.strip_prefix("error: "))
-            .unwrap_or("the restore Job failed")
-            .to_string();
-        next.phase = Some("Failed".into());
-        next.message = Some(reason.clone());
-        next.conditions = objects::conditions(dump, "Failed", &reason);
-    } else {
-        next.phase = Some("Restoring".into());
-        next.message = Some("restoring".into());
-        next.conditions = objects::conditions(dump, "Restoring", "restoring");
+    write_status(dump, context, next).await?;
+    // Job changes wake the controller (it owns the Jobs); nothing to poll.
+    Ok(Action::await_change())
+}
+
+/// Why the sandbox server cannot restore this Dump with the PostgreSQL version it asks for.
+async fn unavailable_version(
+    dump: &Dump,
+    admin: &mut sqlx::PgConnection,
+) -> Result<Option<String>, Error> {
+    let Some(wanted) = dump
+        .spec
+        .restore
+        .as_ref()
+        .and_then(|r| r.postgres_version.as_deref())
+    else {
+        return Ok(None);
+    };
+    let running = server_version(admin).await?;
+    let major = running.split('.').next().unwrap_or_default();
+    Ok((wanted != major && wanted != running).then(|| {
+        format!(
+            "spec.restore.postgresVersion asks for PostgreSQL {wanted}; the sandbox server runs {running}"
+        )
+    }))
+}
+
+async fn server_version(admin: &mut sqlx::PgConnection) -> Result<String, Error> {
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(admin)
+        .await?;
+    // "18.6 (Debian 18.6-1)" → "18.6"
+    Ok(version
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+fn sandboxes(sandboxes: &[String], names: &[Option<String>]) -> Vec<DatabaseStatus> {
+    sandboxes
+        .iter()
+        .enumerate()
+        .map(|(i, sandbox)| DatabaseStatus {
+            name: names.get(i).cloned().flatten(),
+            sandbox: sandbox.clone(),
+        })
+        .collect()
+}
+
+/// The restore Job succeeded: record its summary, the schema graphs, the size and the expiry.
+async fn ready(
+    dump: &Dump,
+    context: &Context,
+    job: &Job,
+    names: &SandboxNames,
+) -> Result<Action, Error> {
+    let id = sandbox_id(dump)?;
+    // The summary is the one JSON line `dumplens restore --json` prints. A Job whose pod is
+    // already gone (the operator was down past its TTL) still succeeded: what the summary
+    // would add besides the format is read from the sandbox below.
+    let summary = job_output(context, dump, job)
+        .await?
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .unwrap_or_default();
+    let role = sandbox_role(context, dump).await?;
+    let mut graph_tables = 0;
+    for database in &names.databases {
+        let graph = context
+            .store
+            .record_schema_graph(&id, &role.with_database(database))
+            .await?;
+        graph_tables += graph.tables.len() as i64;
     }
-    let was_ready = dump.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Ready");
-    if next.phase.as_deref() == Some("Ready")
-        && !was_ready
-        && let (Some(start), Some(end)) = (&status.start_time, &status.completion_time)
-    {
-        let seconds = end.0.duration_since(start.0).as_secs_f64();
+    let tables = summary["databases"]
+        .as_array()
+        .map(|dbs| dbs.iter().filter_map(|d| d["tables"].as_i64()).sum())
+        .unwrap_or(graph_tables);
+    let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
+    let size: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(pg_database_size(datname)), 0)::bigint FROM pg_database
+         WHERE datname = ANY($1)",
+    )
+    .bind(&names.databases)
+    .fetch_one(&mut admin)
+    .await?;
+    let restored_at = job
+        .status
+        .as_ref()
+        .and_then(|s| s.completion_time.clone())
+        .unwrap_or_else(|| Time(Timestamp::now()));
+    if let Some(start) = job.status.as_ref().and_then(|s| s.start_time.as_ref()) {
+        let seconds = restored_at.0.duration_since(start.0).as_secs_f64();
         context.metrics.restore_seconds.observe(seconds.max(0.0));
     }
+    let dump_names: Vec<Option<String>> = summary["databases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| d["name"].as_str().map(str::to_string))
+        .collect();
+    let message = format!("restored {tables} tables");
+    let next = DumpStatus {
+        phase: Some("Ready".into()),
+        observed_generation: dump.metadata.generation,
+        conditions: objects::conditions(dump, "Ready", &message),
+        databases: sandboxes(&names.databases, &dump_names),
+        postgres_version: Some(server_version(&mut admin).await?),
+        dump_format: summary["format"].as_str().map(str::to_string),
+        pg_dump_version: summary["pgDumpVersion"].as_str().map(str::to_string),
+        tables: Some(tables),
+        size_bytes: Some(size),
+        expires_at: expiry(dump, &restored_at)?,
+        restored_at: Some(restored_at),
+        message: Some(message),
+        url: context.config.ui_url.as_ref().map(|base| {
+            format!(
+                "{}/dumps/{}/{}",
+                base.trim_end_matches('/'),
+                dump.namespace().unwrap_or_default(),
+                dump.name_any()
+            )
+        }),
+    };
+    let action = requeue_at(next.expires_at.as_ref());
+    write_status(dump, context, next).await?;
+    release_job(context, dump).await?;
+    Ok(action)
+}
+
+/// The sandbox role's URL, from the Dump's Secret.
+async fn sandbox_role(context: &Context, dump: &Dump) -> Result<ServerUrl, Error> {
+    let secrets: Api<Secret> = namespaced(context, dump);
+    let secret = secrets.get(&objects::secret_name(dump)?).await?;
+    let url = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(objects::SECRET_KEY))
+        .and_then(|v| String::from_utf8(v.0.clone()).ok())
+        .ok_or_else(|| Error::Spec(format!("Secret {} has no role URL", secret.name_any())))?;
+    url.parse()
+        .map_err(|e| Error::Spec(format!("Secret {}: {e}", secret.name_any())))
+}
+
+/// When the Dump expires, counted from `since` (when it settled), if it has a TTL.
+fn expiry(dump: &Dump, since: &Time) -> Result<Option<Time>, Error> {
+    let Some(ttl) = &dump.spec.ttl else {
+        return Ok(None);
+    };
+    let ttl = humantime::parse_duration(ttl)
+        .ok()
+        .and_then(|d| SignedDuration::try_from(d).ok())
+        .ok_or_else(|| Error::Spec(format!("spec.ttl {ttl:?} is not a duration")))?;
+    Ok(since.0.checked_add(ttl).ok().map(Time))
+}
+
+fn requeue_at(at: Option<&Time>) -> Action {
+    match at {
+        Some(at) => {
+            let wait = Timestamp::now().duration_until(at.0);
+            Action::requeue(wait.try_into().unwrap_or(Duration::ZERO))
+        }
+        None => Action::await_change(),
+    }
+}
+
+/// The restore failed (or cannot start): say why and drop the sandbox (a failed restore's
+/// contents are of no use); the Job stays for its logs until its TTL.
+async fn fail(dump: &Dump, context: &Context, reason: String) -> Result<Action, Error> {
+    drop_sandbox(dump, context).await?;
+    let failed_at = Time(Timestamp::now());
+    let next = DumpStatus {
+        phase: Some("Failed".into()),
+        observed_generation: dump.metadata.generation,
+        conditions: objects::conditions(dump, "Failed", &reason),
+        expires_at: expiry(dump, &failed_at)?,
+        message: Some(reason),
+        ..DumpStatus::default()
+    };
+    let action = requeue_at(next.expires_at.as_ref());
+    write_status(dump, context, next).await?;
+    release_job(context, dump).await?;
+    Ok(action)
+}
+
+/// A Ready, Failed or Expired Dump: follow spec changes (the TTL) and expire it when due.
+async fn settled(dump: &Dump, context: &Context, status: DumpStatus) -> Result<Action, Error> {
+    let mut next = status.clone();
+    next.observed_generation = dump.metadata.generation;
+    for condition in &mut next.conditions {
+        condition.observed_generation = dump.metadata.generation;
+    }
+    if next.phase.as_deref() != Some("Expired") {
+        let since = match next.phase.as_deref() {
+            Some("Ready") => next.restored_at.clone(),
+            _ => next
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Stalled")
+                .map(|c| c.last_transition_time.clone()),
+        };
+        next.expires_at = match since {
+            Some(since) => expiry(dump, &since)?,
+            None => None,
+        };
+        if let Some(at) = &next.expires_at
+            && at.0 <= Timestamp::now()
+        {
+            return expire(dump, context, next).await;
+        }
+    }
+    let action = requeue_at(next.expires_at.as_ref());
+    write_status(dump, context, next).await?;
+    Ok(action)
+}
+
+/// The TTL ran out: apply the expiry policy.
+async fn expire(dump: &Dump, context: &Context, mut next: DumpStatus) -> Result<Action, Error> {
+    let ttl = dump.spec.ttl.clone().unwrap_or_default();
+    match dump.spec.expiry_policy {
+        ExpiryPolicy::Delete => {
+            publish(
+                context,
+                dump,
+                EventType::Normal,
+                "Expired",
+                format!("the TTL ({ttl}) ran out; deleting the Dump (expiryPolicy Delete)"),
+            )
+            .await;
+            // The finalizer drops the sandbox.
+            dumps(context, dump)
+                .delete(&dump.name_any(), &DeleteParams::default())
+                .await?;
+        }
+        ExpiryPolicy::DropDatabase => {
+            remove_all(dump, context).await?;
+            let message = format!(
+                "the TTL ({ttl}) ran out; the sandbox was dropped (expiryPolicy DropDatabase)"
+            );
+            next.phase = Some("Expired".into());
+            next.conditions = objects::conditions(dump, "Expired", &message);
+            next.message = Some(message);
+            write_status(dump, context, next).await?;
+        }
+    }
+    Ok(Action::await_change())
+}
+
+/// Writes `next` as the Dump's status by server-side apply, when it differs, with an Event
+/// when the phase changes.
+async fn write_status(dump: &Dump, context: &Context, next: DumpStatus) -> Result<(), Error> {
     context
         .metrics
         .set_phase(&dump.uid().unwrap_or_default(), next.phase.as_deref());
-    if dump.status.as_ref() != Some(&next) {
-        let api: Api<Dump> = Api::namespaced(context.client.clone(), &ns);
-        let patch = serde_json::json!({
-            "apiVersion": "dumplens.io/v1alpha1", "kind": "Dump", "status": next,
-        });
-        api.patch_status(
+    let previous = dump.status.as_ref();
+    if previous == Some(&next) {
+        return Ok(());
+    }
+    let phase_changed = previous.and_then(|s| s.phase.as_deref()) != next.phase.as_deref();
+    let (phase, message) = (next.phase.clone(), next.message.clone());
+    let patch = serde_json::json!({
+        "apiVersion": "dumplens.io/v1alpha1", "kind": "Dump", "status": next,
+    });
+    dumps(context, dump)
+        .patch_status(
             &dump.name_any(),
             &PatchParams::apply(MANAGER).force(),
             &Patch::Apply(patch),
         )
         .await?;
+    if phase_changed && let Some(phase) = phase {
+        let kind = if phase == "Failed" {
+            EventType::Warning
+        } else {
+            EventType::Normal
+        };
+        publish(context, dump, kind, &phase, message.unwrap_or_default()).await;
     }
-    // Job changes wake the controller (it owns the Jobs); nothing to poll.
-    Ok(Action::await_change())
+    Ok(())
+}
+
+/// Records an Event about `dump`; an Event that cannot be written is logged, not retried.
+async fn publish(context: &Context, dump: &Dump, kind: EventType, reason: &str, note: String) {
+    let event = Event {
+        type_: kind,
+        reason: reason.into(),
+        note: Some(note),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(err) = context
+        .recorder
+        .publish(&event, &dump.object_ref(&()))
+        .await
+    {
+        tracing::warn!(%err, dump = %dump.name_any(), "could not record an Event");
+    }
 }
 
 /// The termination message of the restore Job's pod: its `--json` summary, or its error.
-async fn job_output(context: &Context, ns: &str, job: &str) -> Result<String, Error> {
-    let pods: Api<Pod> = Api::namespaced(context.client.clone(), ns);
+async fn job_output(context: &Context, dump: &Dump, job: &Job) -> Result<String, Error> {
+    let pods: Api<Pod> = namespaced(context, dump);
     let list = pods
-        .list(&ListParams::default().labels(&format!("job-name={job}")))
+        .list(&ListParams::default().labels(&format!("job-name={}", job.name_any())))
         .await?;
-    let message = list
+    Ok(list
         .items
         .iter()
         .filter_map(|p| {
@@ -231,35 +539,107 @@ async fn job_output(context: &Context, ns: &str, job: &str) -> Result<String, Er
         })
         .filter_map(|s| s.state?.terminated?.message)
         .next_back()
-        .unwrap_or_default();
-    Ok(message)
+        .unwrap_or_default())
+}
+
+/// Why the restore Job failed, in the restore's own words when it printed any.
+async fn job_failure(context: &Context, dump: &Dump, job: &Job) -> Result<String, Error> {
+    let output = job_output(context, dump, job).await?;
+    if let Some(error) = output.lines().rev().find_map(|l| l.strip_prefix("error: ")) {
+        return Ok(error.to_string());
+    }
+    let condition = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "Failed" && c.status == "True"));
+    Ok(match condition {
+        Some(c) => format!(
+            "the restore Job failed: {}",
+            c.message
+                .as_deref()
+                .unwrap_or(c.reason.as_deref().unwrap_or("unknown"))
+        ),
+        None => "the restore Job failed".into(),
+    })
+}
+
+/// Lets the restore Job go (its outcome is recorded): removes our finalizer from it.
+async fn release_job(context: &Context, dump: &Dump) -> Result<(), Error> {
+    let jobs: Api<Job> = namespaced(context, dump);
+    let Some(job) = jobs.get_opt(&objects::job_name(dump)?).await? else {
+        return Ok(());
+    };
+    let finalizers = job.finalizers();
+    if !finalizers.iter().any(|f| f == JOB_FINALIZER) {
+        return Ok(());
+    }
+    let kept: Vec<&String> = finalizers.iter().filter(|f| *f != JOB_FINALIZER).collect();
+    // With the resourceVersion, a finalizer another controller just added is not dropped: the
+    // patch fails and the reconcile is retried.
+    let patch = serde_json::json!({"metadata": {
+        "resourceVersion": job.resource_version(), "finalizers": kept,
+    }});
+    ignore_missing(
+        jobs.patch(
+            &job.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(patch),
+        )
+        .await,
+    )
+}
+
+/// Drops the sandbox: databases, role, schema graphs and the Secret with its login. Whatever
+/// never existed or is gone already is fine.
+async fn drop_sandbox(dump: &Dump, context: &Context) -> Result<(), Error> {
+    let id = sandbox_id(dump)?;
+    let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
+    let names = sandbox::names_on_server(&mut admin, &id).await?;
+    sandbox::drop_all(&mut admin, &names).await?;
+    context.store.delete_schema_graphs(&id).await?;
+    let secrets: Api<Secret> = namespaced(context, dump);
+    ignore_missing(
+        secrets
+            .delete(&objects::secret_name(dump)?, &DeleteParams::default())
+            .await,
+    )
+}
+
+/// Drops the sandbox and everything else the Dump brought: its restore Job and its uploaded
+/// file.
+async fn remove_all(dump: &Dump, context: &Context) -> Result<(), Error> {
+    drop_sandbox(dump, context).await?;
+    if let (Some(dir), Some(upload)) = (&context.config.uploads_dir, &dump.spec.source.upload) {
+        let file = lens::uploads::path(dir, &upload.id)?;
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %file.display(), %e, "could not delete an upload");
+            }
+            _ => {}
+        }
+    }
+    release_job(context, dump).await?;
+    let jobs: Api<Job> = namespaced(context, dump);
+    ignore_missing(
+        jobs.delete(&objects::job_name(dump)?, &DeleteParams::background())
+            .await,
+    )
+}
+
+/// Already gone is as good as deleted.
+fn ignore_missing<T>(result: Result<T, kube::Error>) -> Result<(), Error> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn cleanup(dump: &Dump, context: &Context) -> Result<Action, Error> {
+    remove_all(dump, context).await?;
     context
         .metrics
         .set_phase(&dump.uid().unwrap_or_default(), None);
-    let ns = dump.namespace().unwrap_or_default();
-    let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
-    let names = sandbox::names_on_server(&mut admin, &sandbox_id(dump)?).await?;
-    sandbox::drop_all(&mut admin, &names).await?;
-    let secrets: Api<Secret> = Api::namespaced(context.client.clone(), &ns);
-    let jobs: Api<Job> = Api::namespaced(context.client.clone(), &ns);
-    // Already gone is as good as deleted.
-    for result in [
-        secrets
-            .delete(&objects::secret_name(dump)?, &DeleteParams::default())
-            .await
-            .map(|_| ()),
-        jobs.delete(&objects::job_name(dump)?, &DeleteParams::background())
-            .await
-            .map(|_| ()),
-    ] {
-        match result {
-            Ok(()) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
     Ok(Action::await_change())
 }

@@ -285,15 +285,8 @@ impl Worker {
     async fn analyze(&self, id: &str, databases: &[String]) -> Result<(), String> {
         for database in databases {
             let url = self.inner.admin.with_database(database);
-            let mut conn = PgConnection::connect_with(&url.connect_options())
-                .await
-                .map_err(|e| e.to_string())?;
-            let graph = lens::schema::introspect(&mut conn)
-                .await
-                .map_err(|e| format!("reading the schema of {database}: {e}"))?;
-            let graph = serde_json::to_value(&graph).map_err(|e| e.to_string())?;
             self.store()
-                .put_schema_graph(id, database, &graph)
+                .record_schema_graph(id, &url)
                 .await
                 .map_err(|e| e.to_string())?;
         }
