@@ -3,16 +3,13 @@
 //! Jobs and hold exactly the fixtures' facts; TTLs, failures, restarts, concurrency and hostile
 //! dumps; and nothing is left when a Dump goes.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use lens::process::Supervised;
 use lens::testing::{admin_server_url, expected_facts, fixture, sandbox_objects, serve_over_http};
-use nix::sys::signal::Signal;
 use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
@@ -20,8 +17,7 @@ const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
 
 /// The operator process every test here shares.
 struct Operator {
-    process: Mutex<Option<Supervised>>,
-    metrics: SocketAddr,
+    process: tokio::sync::Mutex<e2e::OperatorProcess>,
     log: PathBuf,
     /// The namespace whose `uploads` claim the operator was told is the uploads volume.
     uploads_namespace: String,
@@ -29,77 +25,37 @@ struct Operator {
 
 static OPERATOR: OnceLock<Operator> = OnceLock::new();
 
-/// Tests that read the operator's metrics or restart it take this, so they do not meet.
-static EXCLUSIVE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
+/// Tests that read the operator's metrics or restart it take the process's lock for their
+/// whole run, so they do not meet.
 fn operator() -> &'static Operator {
     OPERATOR.get_or_init(|| {
         let uploads_namespace = format!("uploads-{}", std::process::id());
         let created = e2e::kubectl(&["create", "namespace", &uploads_namespace], None);
         assert!(created.status.success(), "{created:?}");
-        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap();
-        let log =
-            std::env::temp_dir().join(format!("dumplens-operator-{}.log", std::process::id()));
-        let operator = Operator {
-            process: Mutex::new(None),
-            metrics,
-            log,
+        let uploads_dir = e2e::claim_dir(&uploads_namespace, "uploads");
+        let args: Vec<&OsStr> = [
+            "--restore-command",
+            DUMPLENS,
+            "--uploads-claim",
+            "uploads",
+            "--sweep-interval",
+            "1s",
+            "--ui-url",
+            "https://lens.example",
+            "--uploads-dir",
+        ]
+        .iter()
+        .map(OsStr::new)
+        .chain([uploads_dir.as_os_str()])
+        .collect();
+        let process =
+            e2e::OperatorProcess::start(Path::new(DUMPLENS), admin_server_url().as_str(), &args);
+        Operator {
+            log: process.log.clone(),
+            process: tokio::sync::Mutex::new(process),
             uploads_namespace,
-        };
-        operator.start();
-        operator
+        }
     })
-}
-
-impl Operator {
-    fn start(&self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let uploads_dir = e2e::claim_dir(&self.uploads_namespace, "uploads");
-        let mut command = Command::new(DUMPLENS);
-        command
-            .arg("operator")
-            .args([
-                "--restore-command",
-                DUMPLENS,
-                "--restore-image",
-                "dumplens:test",
-            ])
-            .args(["--uploads-claim", "uploads", "--uploads-dir"])
-            .arg(uploads_dir)
-            .args(["--sweep-interval", "1s", "--ui-url", "https://lens.example"])
-            .args(["--metrics-listen", &self.metrics.to_string()])
-            .env("KUBECONFIG", e2e::kubeconfig())
-            .env("DUMPLENS_ADMIN_URL", admin_server_url().as_str())
-            .env("DUMPLENS_LOG", "info,operator=debug")
-            .stdout(Stdio::null())
-            .stderr(log);
-        let process = Supervised::spawn(command, Signal::SIGKILL).unwrap();
-        *self.process.lock().unwrap() = Some(process);
-    }
-
-    /// Kills the operator (SIGKILL: no chance to tidy up) and starts a new one.
-    fn kill_and_restart(&self) {
-        if let Some(mut process) = self.process.lock().unwrap().take() {
-            process.stop(Signal::SIGKILL, Duration::ZERO, Signal::SIGKILL);
-        }
-        self.start();
-    }
-
-    async fn scrape(&self) -> String {
-        for _ in 0..100 {
-            if let Ok(response) = reqwest::get(format!("http://{}/metrics", self.metrics)).await {
-                return response.text().await.unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("no metrics at {}; see {}", self.metrics, self.log.display());
-    }
 }
 
 fn apply(ns: &str, manifest: &str) {
@@ -234,8 +190,7 @@ async fn stored_schema_graphs(id: &str) -> i64 {
 
 #[tokio::test]
 async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
-    let _exclusive = EXCLUSIVE.lock().await;
-    let operator = operator();
+    let operator = operator().process.lock().await;
     let client = e2e::client().await;
     let ns = e2e::namespace(&client).await;
     let base = serve_over_http(std::fs::read(fixture("world.pg18.custom.dump")).unwrap());
@@ -489,8 +444,7 @@ async fn a_corrupt_dump_fails_with_a_message_a_person_can_act_on() {
 
 #[tokio::test]
 async fn an_operator_killed_mid_restore_finishes_it_once_after_a_restart() {
-    let _exclusive = EXCLUSIVE.lock().await;
-    let operator = operator();
+    let mut operator = operator().process.lock().await;
     let client = e2e::client().await;
     let ns = e2e::namespace(&client).await;
     // A script that pauses at its end keeps the restore running while the operator is down.

@@ -181,3 +181,90 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     drop(input);
     child.wait_with_output().expect("kubectl finishes")
 }
+
+/// `dumplens operator` run as its own process against this process's control plane (as in a
+/// cluster); its restore Jobs run through the pod runner.
+pub struct OperatorProcess {
+    process: Option<lens::process::Supervised>,
+    command: Vec<std::ffi::OsString>,
+    admin_url: String,
+    /// Where /metrics and /healthz are served.
+    pub metrics: std::net::SocketAddr,
+    /// The operator's log (stderr), appended to across restarts.
+    pub log: PathBuf,
+}
+
+impl OperatorProcess {
+    /// Starts `dumplens` (the binary at that path) as an operator with `args` (which name the
+    /// restore command) besides the metrics address.
+    pub fn start(dumplens: &Path, admin_url: &str, args: &[&std::ffi::OsStr]) -> Self {
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port");
+        let log = shared()
+            .dir
+            .join(format!("operator-{}.log", metrics.port()));
+        let mut command: Vec<std::ffi::OsString> = vec![
+            dumplens.into(),
+            "operator".into(),
+            "--restore-image".into(),
+            "dumplens:test".into(),
+            "--metrics-listen".into(),
+            metrics.to_string().into(),
+        ];
+        command.extend(args.iter().map(|a| a.to_os_string()));
+        let mut operator = Self {
+            process: None,
+            command,
+            admin_url: admin_url.to_string(),
+            metrics,
+            log,
+        };
+        operator.spawn();
+        operator
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("the operator's log");
+        let mut command = std::process::Command::new(&self.command[0]);
+        command
+            .args(&self.command[1..])
+            .env("KUBECONFIG", kubeconfig())
+            .env("DUMPLENS_ADMIN_URL", &self.admin_url)
+            .env("DUMPLENS_LOG", "info,operator=debug,sqlx=warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(log);
+        let process = lens::process::Supervised::spawn(command, nix::sys::signal::Signal::SIGKILL)
+            .expect("start dumplens operator");
+        self.process = Some(process);
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.process.as_ref().expect("running").pid()
+    }
+
+    /// Kills the operator (SIGKILL: no chance to tidy up) and starts it again.
+    pub fn kill_and_restart(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let kill = nix::sys::signal::Signal::SIGKILL;
+            process.stop(kill, std::time::Duration::ZERO, kill);
+        }
+        self.spawn();
+    }
+
+    /// The operator's metrics, in the Prometheus text format (waiting for it to listen).
+    pub async fn scrape(&self) -> String {
+        let url = format!("http://{}/metrics", self.metrics);
+        for _ in 0..100 {
+            if let Ok(response) = reqwest::get(&url).await {
+                return response.text().await.expect("a metrics page");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no metrics at {url}; see {}", self.log.display());
+    }
+}

@@ -35,6 +35,11 @@ pub const FINALIZER: &str = "dumplens.io/sandbox";
 /// The field manager of every status write, and the controller named in Events.
 pub const MANAGER: &str = "dumplens-operator";
 
+/// Dumps reconciled at once: each may hold a connection to the sandbox server.
+const CONCURRENCY: u16 = 16;
+/// Admin connections to the sandbox server (creating and dropping sandboxes is quick).
+const ADMIN_CONNECTIONS: u32 = 4;
+
 /// What the operator needs besides the Kubernetes API.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -77,6 +82,8 @@ pub enum Error {
 struct Context {
     client: Client,
     config: Config,
+    /// Connections to the sandbox server as the admin role, few and shared.
+    admin: sqlx::PgPool,
     metrics: Arc<metrics::Metrics>,
     store: Store,
     recorder: Recorder,
@@ -93,8 +100,12 @@ pub async fn run(
         controller: MANAGER.into(),
         instance: std::env::var("HOSTNAME").ok(),
     };
+    let admin = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(ADMIN_CONNECTIONS)
+        .connect_lazy_with(config.admin.connect_options());
     let context = Arc::new(Context {
         recorder: Recorder::new(client.clone(), reporter),
+        admin,
         client: client.clone(),
         config,
         metrics,
@@ -105,6 +116,7 @@ pub async fn run(
     let jobs: Api<Job> = Api::all(client);
     Controller::new(dumps, watcher::Config::default())
         .owns(jobs, watcher::Config::default())
+        .with_config(kube::runtime::controller::Config::default().concurrency(CONCURRENCY))
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(err) = result {
@@ -183,8 +195,10 @@ async fn restoring(dump: &Dump, context: &Context) -> Result<Action, Error> {
         .await?
         .is_none()
     {
-        let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
+        let mut admin = context.admin.acquire().await?;
         if let Some(reason) = unavailable_version(dump, &mut admin).await? {
+            // `fail` takes a connection of its own: never hold two from the pool at once.
+            drop(admin);
             return fail(dump, context, reason).await;
         }
         let password = sandbox::new_password();
@@ -299,14 +313,17 @@ async fn ready(
         .as_array()
         .map(|dbs| dbs.iter().filter_map(|d| d["tables"].as_i64()).sum())
         .unwrap_or(graph_tables);
-    let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
-    let size: i64 = sqlx::query_scalar(
-        "SELECT coalesce(sum(pg_database_size(datname)), 0)::bigint FROM pg_database
-         WHERE datname = ANY($1)",
-    )
-    .bind(&names.databases)
-    .fetch_one(&mut admin)
-    .await?;
+    let (size, postgres_version) = {
+        let mut admin = context.admin.acquire().await?;
+        let size: i64 = sqlx::query_scalar(
+            "SELECT coalesce(sum(pg_database_size(datname)), 0)::bigint FROM pg_database
+             WHERE datname = ANY($1)",
+        )
+        .bind(&names.databases)
+        .fetch_one(&mut *admin)
+        .await?;
+        (size, server_version(&mut admin).await?)
+    };
     let restored_at = job
         .status
         .as_ref()
@@ -328,7 +345,7 @@ async fn ready(
         observed_generation: dump.metadata.generation,
         conditions: objects::conditions(dump, "Ready", &message),
         databases: sandboxes(&names.databases, &dump_names),
-        postgres_version: Some(server_version(&mut admin).await?),
+        postgres_version: Some(postgres_version),
         dump_format: summary["format"].as_str().map(str::to_string),
         pg_dump_version: summary["pgDumpVersion"].as_str().map(str::to_string),
         tables: Some(tables),
@@ -594,7 +611,7 @@ async fn release_job(context: &Context, dump: &Dump) -> Result<(), Error> {
 /// never existed or is gone already is fine.
 async fn drop_sandbox(dump: &Dump, context: &Context) -> Result<(), Error> {
     let id = sandbox_id(dump)?;
-    let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
+    let mut admin = context.admin.acquire().await?;
     let names = sandbox::names_on_server(&mut admin, &id).await?;
     sandbox::drop_all(&mut admin, &names).await?;
     context.store.delete_schema_graphs(&id).await?;

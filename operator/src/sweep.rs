@@ -28,7 +28,7 @@ pub(crate) async fn run(context: Arc<Context>) {
 
 /// Returns how many sandboxes it dropped.
 async fn sweep(context: &Context) -> Result<usize, Error> {
-    let mut admin = sandbox::connect(&context.config.admin.connect_options()).await?;
+    let mut admin = context.admin.acquire().await?;
     // Sandboxes first, Dumps second: a sandbox seen here was made for a Dump that existed
     // already, so it is in the list below unless that Dump is gone.
     let on_server = sandbox::existing_ids(&mut admin).await?;
