@@ -81,6 +81,9 @@ pub struct RestoreArgs {
     /// Parallel pg_restore jobs (custom and directory formats).
     #[arg(long, default_value_t = 2)]
     jobs: u32,
+    /// Restore this table's definition but not its rows (repeatable).
+    #[arg(long = "skip-table-data", value_name = "SCHEMA.TABLE")]
+    skip_table_data: Vec<lens::restore::TableName>,
     /// Keep going past errors and list them, instead of failing.
     #[arg(long)]
     continue_on_error: bool,
@@ -108,6 +111,7 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         jobs: args.jobs,
         continue_on_error: args.continue_on_error,
         pg_bindir: args.pg_bindir.clone(),
+        skip_table_data: args.skip_table_data.clone(),
         ..RestoreOptions::default()
     };
     // A download lives as long as the restore needs it and is removed after.

@@ -148,7 +148,8 @@ pub struct RestoreSettings {
     /// The PostgreSQL major version to restore with (default: the newest the sandbox server has).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postgres_version: Option<String>,
-    /// Tables (schema.table) whose data is not restored; their definitions still are.
+    /// Tables (schema.table) whose rows are not restored; their definitions still are. Rows
+    /// that other tables reference cannot be left out: those foreign keys would fail.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skip_table_data: Vec<String>,
 }

@@ -279,3 +279,55 @@ async fn a_directory_dump_uploaded_as_a_zip_of_its_folder() {
     )
     .await;
 }
+
+/// Restores `name` without the rows of `skipped`; checks those tables are empty and every
+/// other table holds exactly its expected rows.
+async fn restores_without_rows_of(name: &str, facts: &str, skipped: &[&str]) {
+    let options = RestoreOptions {
+        skip_table_data: skipped.iter().map(|t| t.parse().unwrap()).collect(),
+        ..RestoreOptions::default()
+    };
+    let summary = restore(
+        &fixture(name),
+        &lens::sandbox::new_id(),
+        &Target::Admin(admin_server_url()),
+        &options,
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let warning = format!("skipped the rows of {} tables, as asked", skipped.len());
+    assert!(
+        summary.warnings.contains(&warning),
+        "{name}: {:?}",
+        summary.warnings
+    );
+    let measured = measure(&summary.databases[0].sandbox).await;
+    for (table, rows) in expected_facts()["facts"][facts]["rows_only"]
+        .as_object()
+        .unwrap()
+    {
+        let wanted = if skipped.contains(&table.as_str()) {
+            json!(0)
+        } else {
+            rows.clone()
+        };
+        assert_eq!(measured["rows_only"][table], wanted, "{name}: {table}");
+    }
+}
+
+#[tokio::test]
+async fn skipped_table_data_leaves_those_tables_empty_in_an_archive() {
+    restores_without_rows_of(
+        "pagila.pg18.custom.dump",
+        "pagila",
+        // Rows nothing references: skipping referenced rows fails their foreign keys.
+        &["public.film_category", "public.film_actor"],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn skipped_table_data_leaves_those_tables_empty_in_a_script() {
+    restores_without_rows_of("chinook.pg15.sql", "chinook", &["public.invoice_line"]).await;
+}

@@ -160,8 +160,16 @@ pub fn restore_job(dump: &Dump, config: &Config) -> Result<Job, Error> {
         sandbox_id(dump)?,
     ];
     args.extend(access.args);
-    if let Some(jobs) = dump.spec.restore.as_ref().and_then(|r| r.parallel_jobs) {
-        args.extend(["--jobs".to_string(), jobs.to_string()]);
+    if let Some(settings) = &dump.spec.restore {
+        if let Some(jobs) = settings.parallel_jobs {
+            args.extend(["--jobs".to_string(), jobs.to_string()]);
+        }
+        for table in &settings.skip_table_data {
+            table
+                .parse::<lens::restore::TableName>()
+                .map_err(|e| Error::Spec(format!("spec.restore.skipTableData: {e}")))?;
+            args.extend(["--skip-table-data".to_string(), table.clone()]);
+        }
     }
     let command: Vec<String> = config.restore_command.iter().cloned().chain(args).collect();
     let resources = dump

@@ -1,14 +1,16 @@
 //! Archives (custom, tar, directory) through `pg_restore`, run as the sandbox role.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::process::Stdio;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
-use super::{Outcome, Progress, ProgressSink, RestoreError, RestoreIssue, RestoreOptions};
+use super::{
+    Outcome, Progress, ProgressSink, RestoreError, RestoreIssue, RestoreOptions, skipped_rows,
+};
 use crate::conninfo::ServerUrl;
 use crate::dump::limits::DiskBudget;
 use crate::dump::{DumpError, DumpFormat, DumpInfo, Limits, Packing};
@@ -49,11 +51,17 @@ pub(super) async fn restore(
             "--no-subscriptions",
         ])
         .arg("--verbose")
-        .arg(match info.format {
-            DumpFormat::Tar => "--format=tar",
-            DumpFormat::Directory => "--format=directory",
-            _ => "--format=custom",
-        });
+        .arg(format_flag(info));
+    // Rows not wanted: restore from pg_restore's own table of contents with their TABLE DATA
+    // entries commented out.
+    let (_list, skipped_tables) = match options.skip_table_data.is_empty() {
+        true => (None, 0),
+        false => {
+            let (list, skipped) = contents_without_data(pg_restore, info, source, options).await?;
+            command.arg("--use-list").arg(list.path());
+            (Some(list), skipped)
+        }
+    };
     // The tar format cannot be restored in parallel.
     if options.jobs > 1 && info.format != DumpFormat::Tar {
         command.arg(format!("--jobs={}", options.jobs));
@@ -99,6 +107,9 @@ pub(super) async fn restore(
         .await
         .map_err(|e| RestoreError::Other(format!("waiting for pg_restore: {e}")))?;
     let mut outcome = parser.finish();
+    if skipped_tables > 0 {
+        outcome.warnings.push(skipped_rows(skipped_tables));
+    }
     if !status.success() && outcome.errors.is_empty() {
         outcome.errors.push(RestoreIssue {
             location: "pg_restore".into(),
@@ -106,6 +117,56 @@ pub(super) async fn restore(
         });
     }
     Ok(outcome)
+}
+
+fn format_flag(info: &DumpInfo) -> &'static str {
+    match info.format {
+        DumpFormat::Tar => "--format=tar",
+        DumpFormat::Directory => "--format=directory",
+        _ => "--format=custom",
+    }
+}
+
+/// The archive's table of contents (`pg_restore --list`) with the TABLE DATA entries of the
+/// tables in `options.skip_table_data` commented out, in a scratch file; and how many.
+async fn contents_without_data(
+    pg_restore: &ClientProgram,
+    info: &DumpInfo,
+    source: &Path,
+    options: &RestoreOptions,
+) -> Result<(tempfile::NamedTempFile, u64), RestoreError> {
+    let listed = Command::new(&pg_restore.path)
+        .arg("--list")
+        .arg(format_flag(info))
+        .arg(source)
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| {
+            RestoreError::Other(format!("cannot run {}: {e}", pg_restore.path.display()))
+        })?;
+    if !listed.status.success() {
+        return Err(RestoreError::Other(format!(
+            "pg_restore --list failed: {}",
+            String::from_utf8_lossy(&listed.stderr).trim()
+        )));
+    }
+    let contents = String::from_utf8_lossy(&listed.stdout);
+    let mut list = tempfile::NamedTempFile::new_in(&options.scratch_dir)
+        .map_err(|e| DumpError::io(&options.scratch_dir, e))?;
+    let mut skipped = 0;
+    for line in contents.lines() {
+        // `3642; 0 16390 TABLE DATA public actor postgres`: names as they are, unquoted.
+        let skip = options
+            .skip_table_data
+            .iter()
+            .any(|t| line.contains(&format!(" TABLE DATA {} {} ", t.schema, t.table)));
+        skipped += u64::from(skip);
+        let comment = if skip { ";" } else { "" };
+        writeln!(list, "{comment}{line}").map_err(|e| DumpError::io(list.path(), e))?;
+    }
+    Ok((list, skipped))
 }
 
 /// Reads `pg_restore --verbose` output: counts items, and collects errors with the TOC entry

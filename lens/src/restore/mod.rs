@@ -30,6 +30,63 @@ pub struct RestoreOptions {
     pub pg_bindir: Option<PathBuf>,
     /// Where to unpack directory-format dumps that arrive as tar or zip files.
     pub scratch_dir: PathBuf,
+    /// Tables whose rows are not restored (their definitions are).
+    pub skip_table_data: Vec<TableName>,
+}
+
+/// A schema-qualified table name as a person writes it: `schema.table`, either part in double
+/// quotes when it holds a dot, a quote or capitals that matter (`"Sales"."Q1.2026"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName {
+    pub schema: String,
+    pub table: String,
+}
+
+impl std::str::FromStr for TableName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let invalid = || format!("{text:?} is not a table name like schema.table");
+        let (schema, rest) = identifier(text).ok_or_else(invalid)?;
+        let rest = rest.strip_prefix('.').ok_or_else(invalid)?;
+        let (table, rest) = identifier(rest).ok_or_else(invalid)?;
+        if !rest.is_empty() {
+            return Err(invalid());
+        }
+        Ok(Self { schema, table })
+    }
+}
+
+/// The warning that says rows were left out on purpose.
+fn skipped_rows(tables: u64) -> String {
+    format!("skipped the rows of {tables} tables, as asked")
+}
+
+/// Reads one identifier from the start of `text` (quoted with `""` for a quote, or bare and
+/// folded to lower case, as PostgreSQL reads it); returns it and the rest.
+pub(crate) fn identifier(text: &str) -> Option<(String, &str)> {
+    if let Some(quoted) = text.strip_prefix('"') {
+        let mut name = String::new();
+        let mut rest = quoted;
+        loop {
+            let end = rest.find('"')?;
+            name.push_str(&rest[..end]);
+            rest = &rest[end + 1..];
+            match rest.strip_prefix('"') {
+                Some(after) => {
+                    name.push('"');
+                    rest = after;
+                }
+                None => break,
+            }
+        }
+        (!name.is_empty()).then_some((name, rest))
+    } else {
+        let end = text
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .unwrap_or(text.len());
+        (end > 0).then(|| (text[..end].to_lowercase(), &text[end..]))
+    }
 }
 
 impl Default for RestoreOptions {
@@ -40,6 +97,7 @@ impl Default for RestoreOptions {
             limits: Limits::default(),
             pg_bindir: None,
             scratch_dir: std::env::temp_dir(),
+            skip_table_data: Vec::new(),
         }
     }
 }
@@ -346,4 +404,28 @@ async fn analyze(database: &ServerUrl) -> Result<(u64, u64), RestoreError> {
     .await
     .map_err(server)?;
     Ok((tables as u64, rows as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names_read_like_postgresql_reads_them() {
+        let name = |s: &str| s.parse::<TableName>();
+        let table = |schema: &str, table: &str| TableName {
+            schema: schema.into(),
+            table: table.into(),
+        };
+        assert_eq!(name("public.Rental"), Ok(table("public", "rental")));
+        assert_eq!(
+            name(r#""Sales"."Q1.2026 ""x""""#),
+            Ok(table("Sales", r#"Q1.2026 "x""#))
+        );
+        for bad in [
+            "rental", "a.b.c", "a.", ".b", "a b.c", r#""a.b"#, "a;drop.b",
+        ] {
+            assert!(name(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 use super::{
     MAX_ERRORS, Outcome, Progress, ProgressSink, RestoreError, RestoreIssue, RestoreOptions,
+    TableName, identifier, skipped_rows,
 };
 use crate::conninfo::ServerUrl;
 use crate::dump::format::open_decompressed;
@@ -80,9 +81,15 @@ pub(super) async fn restore(
                 }
             }
             ScriptItem::CopyStart { sql, line } => {
-                let table = copy_table(&sql);
+                let target = copy_target(&sql);
+                let table = target.as_ref().map(|t| format!("{}.{}", t.schema, t.table));
                 report(run.statements, table.clone());
-                run.copy(&sql, line, &mut rx, file).await?;
+                if target.is_some_and(|t| options.skip_table_data.contains(&t)) {
+                    skip_copy_data(line, &mut rx, file).await?;
+                    run.skipped.table_data += 1;
+                } else {
+                    run.copy(&sql, line, &mut rx, file).await?;
+                }
                 report(run.statements, table);
             }
             ScriptItem::MetaCommand { name, args, line } => {
@@ -113,15 +120,26 @@ fn script_error(file: &Path, error: ScriptError) -> RestoreError {
     }
 }
 
-/// `COPY public.actor (a, b) FROM stdin;` → `public.actor`.
-fn copy_table(sql: &str) -> Option<String> {
-    sql.split_whitespace()
-        .nth(1)
-        .map(|t| t.trim_end_matches('(').to_string())
+/// `COPY public."Actor" (a, b) FROM stdin;` → public, Actor (pg_dump always qualifies).
+fn copy_target(sql: &str) -> Option<TableName> {
+    let rest = sql.get(4..)?.trim_start();
+    let (schema, rest) = identifier(rest)?;
+    let (table, _) = identifier(rest.strip_prefix('.')?)?;
+    Some(TableName { schema, table })
+}
+
+/// Reads past the data of a COPY whose rows are not wanted.
+async fn skip_copy_data(
+    line: usize,
+    items: &mut mpsc::Receiver<Result<ScriptItem, ScriptError>>,
+    file: &Path,
+) -> Result<(), RestoreError> {
+    copy_in(None, "", line, items, file).await.map(|_| ())
 }
 
 #[derive(Default)]
 struct Skipped {
+    table_data: u64,
     ownership: u64,
     privileges: u64,
     replication: u64,
@@ -307,12 +325,16 @@ impl ScriptRun<'_> {
 
     fn finish(mut self) -> Outcome {
         let Skipped {
+            table_data,
             ownership,
             privileges,
             replication,
             cluster,
             database,
         } = self.skipped;
+        if table_data > 0 {
+            self.outcome.warnings.push(skipped_rows(table_data));
+        }
         if ownership + privileges > 0 {
             self.outcome.warnings.push(format!(
                 "skipped {ownership} ownership and {privileges} privilege statements (the sandbox role owns everything, as with pg_restore --no-owner --no-privileges)"
