@@ -187,6 +187,14 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
             }
             Err(RestoreError::Failed(summary).into())
         }
+        Err(RestoreError::TargetMismatch { found, given }) => {
+            // What a Kubernetes operator reads to make the sandbox databases a pg_dumpall
+            // file needs.
+            if args.json {
+                println!("{}", serde_json::json!({"databasesNeeded": found}));
+            }
+            Err(RestoreError::TargetMismatch { found, given }.into())
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -122,28 +122,25 @@ fn sandbox_id(dump: &Value) -> String {
     dump["metadata"]["uid"].as_str().unwrap().replace('-', "")
 }
 
-async fn sandbox(dump: &Value) -> PgConnection {
+/// Checks that the Dump's (first) sandbox holds exactly the rows `EXPECTED.json` gives for
+/// `facts`.
+async fn assert_facts(dump: &Value, facts: &str) {
     let database = dump["status"]["databases"][0]["sandbox"].as_str().unwrap();
-    PgConnection::connect_with(&admin_server_url().with_database(database).connect_options())
-        .await
-        .unwrap()
+    assert_database_facts(database, facts).await;
 }
 
-/// Checks that the Dump's sandbox holds exactly the rows `EXPECTED.json` gives for `facts`.
-async fn assert_facts(dump: &Value, facts: &str) {
+async fn assert_database_facts(database: &str, facts: &str) {
     let expected = &expected_facts()["facts"][facts]["rows_only"];
-    let mut conn = sandbox(dump).await;
+    let url = admin_server_url().with_database(database);
+    let mut conn = PgConnection::connect_with(&url.connect_options())
+        .await
+        .unwrap();
     for (table, rows) in expected.as_object().unwrap() {
         let count: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM ONLY {table}"))
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        assert_eq!(
-            Some(count),
-            rows.as_i64(),
-            "{table} in {}",
-            dump["metadata"]["name"]
-        );
+        assert_eq!(Some(count), rows.as_i64(), "{table} in {database}");
     }
 }
 
@@ -559,4 +556,38 @@ async fn the_sweep_drops_sandboxes_no_dump_owns() {
         sandbox_objects(&id).await == 0
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_pg_dumpall_file_gets_a_sandbox_database_for_each_database() {
+    operator();
+    let client = e2e::client().await;
+    let ns = e2e::namespace(&client).await;
+    let name = "cluster.pg18.dumpall.sql";
+    let base = serve_over_http(std::fs::read(fixture(name)).unwrap());
+    apply(&ns, &url_dump("cluster", &format!("{base}/all.sql"), ""));
+    let dump = wait_ready(&ns, "cluster");
+    let expected = &expected_facts()["files"][name]["databases"];
+    let databases = dump["status"]["databases"].as_array().unwrap();
+    assert_eq!(
+        databases.len(),
+        expected.as_object().unwrap().len(),
+        "{dump}"
+    );
+    let mut tables = 0;
+    for database in databases {
+        let facts = expected[database["name"].as_str().unwrap()]
+            .as_str()
+            .unwrap();
+        assert_database_facts(database["sandbox"].as_str().unwrap(), facts).await;
+        tables += table_count(facts);
+    }
+    assert_eq!(dump["status"]["tables"], tables);
+    let id = sandbox_id(&dump);
+    assert_eq!(stored_schema_graphs(&id).await, databases.len() as i64);
+    // The first Job found out how many databases were needed; only the second is left.
+    gone(&ns, "job", &format!("dl-{id}-restore")).await;
+    delete(&ns, "cluster");
+    assert_eq!(sandbox_objects(&id).await, 0);
+    gone(&ns, "job", &format!("dl-{id}-restore-all")).await;
 }

@@ -181,20 +181,23 @@ async fn apply(dump: &Dump, context: &Context) -> Result<Action, Error> {
 /// Until the restore Job has finished: make the sandbox, its Secret and the Job, and follow
 /// the Job.
 async fn restoring(dump: &Dump, context: &Context) -> Result<Action, Error> {
-    let job = match objects::restore_job(dump, &context.config) {
+    // One sandbox database, until the restore Job finds a pg_dumpall file that needs more;
+    // the status remembers how many.
+    let count = dump.status.as_ref().map_or(0, |s| s.databases.len()).max(1);
+    let names = SandboxNames::new(&sandbox_id(dump)?, count)?;
+    let job = match objects::restore_job(dump, &context.config, &names.databases) {
         Ok(job) => job,
         Err(Error::Spec(reason)) => return fail(dump, context, reason).await,
         Err(e) => return Err(e),
     };
-    let names = SandboxNames::new(&sandbox_id(dump)?, 1)?;
     let secrets: Api<Secret> = namespaced(context, dump);
+    let secret_name = objects::secret_name(dump)?;
     // The Secret records the role's password: without it the sandbox cannot be used, so a
-    // sandbox without its Secret (a crash between the two) is made again.
-    if secrets
-        .get_opt(&objects::secret_name(dump)?)
-        .await?
-        .is_none()
-    {
+    // sandbox without its Secret (a crash between the two), or one made for another number
+    // of databases, is made again.
+    let secret = secrets.get_opt(&secret_name).await?;
+    let login = secret.as_ref().map(secret_login).transpose()?;
+    if login.and_then(|l| l.database()) != Some(names.databases[0].clone()) {
         let mut admin = context.admin.acquire().await?;
         if let Some(reason) = unavailable_version(dump, &mut admin).await? {
             // `fail` takes a connection of its own: never hold two from the pool at once.
@@ -202,19 +205,23 @@ async fn restoring(dump: &Dump, context: &Context) -> Result<Action, Error> {
             return fail(dump, context, reason).await;
         }
         let password = sandbox::new_password();
-        sandbox::drop_all(&mut admin, &names).await?;
+        let previous = sandbox::names_on_server(&mut admin, &names.role[3..]).await?;
+        sandbox::drop_all(&mut admin, &previous).await?;
         sandbox::create(&mut admin, &names, &password).await?;
         let role = context
             .config
             .admin
             .with_login(&names.role, &password)
             .with_database(&names.databases[0]);
+        if secret.is_some() {
+            ignore_missing(secrets.delete(&secret_name, &DeleteParams::default()).await)?;
+        }
         secrets
             .create(&PostParams::default(), &sandbox_secret(dump, &role)?)
             .await?;
     }
     let jobs: Api<Job> = namespaced(context, dump);
-    let job = match jobs.get_opt(&objects::job_name(dump)?).await? {
+    let job = match jobs.get_opt(&job.name_any()).await? {
         Some(job) => job,
         None => jobs.create(&PostParams::default(), &job).await?,
     };
@@ -222,20 +229,45 @@ async fn restoring(dump: &Dump, context: &Context) -> Result<Action, Error> {
     if job_status.succeeded.unwrap_or(0) > 0 {
         return ready(dump, context, &job, &names).await;
     }
-    if job_status.failed.unwrap_or(0) > 0 {
-        let reason = job_failure(context, dump, &job).await?;
-        return fail(dump, context, reason).await;
-    }
-    let next = DumpStatus {
+    let mut next = DumpStatus {
         phase: Some("Restoring".into()),
         observed_generation: dump.metadata.generation,
         message: Some(format!("restore Job {} is running", job.name_any())),
         databases: sandboxes(&names.databases, &[]),
         ..DumpStatus::default()
     };
+    if job_status.failed.unwrap_or(0) > 0 {
+        let output = job_output(context, dump, &job).await?;
+        match databases_needed(&output) {
+            // A pg_dumpall file: record how many databases it needs; the next reconcile
+            // makes them and restores again (this Job's download was all it cost).
+            Some(needed) if needed > count => {
+                release_job(context, dump, &job.name_any()).await?;
+                ignore_missing(
+                    jobs.delete(&job.name_any(), &DeleteParams::background())
+                        .await,
+                )?;
+                let names = SandboxNames::new(&sandbox_id(dump)?, needed)?;
+                next.databases = sandboxes(&names.databases, &[]);
+                next.message = Some(format!(
+                    "a pg_dumpall file with {needed} databases: restoring each into a sandbox database"
+                ));
+            }
+            _ => return fail(dump, context, job_failure(&job, &output)).await,
+        }
+    }
     write_status(dump, context, next).await?;
     // Job changes wake the controller (it owns the Jobs); nothing to poll.
     Ok(Action::await_change())
+}
+
+/// The number of databases a restore Job said the dump needs (`dumplens restore --json` into
+/// too few databases), if it said so.
+fn databases_needed(output: &str) -> Option<usize> {
+    output.lines().rev().find_map(|l| {
+        let line: serde_json::Value = serde_json::from_str(l).ok()?;
+        line["databasesNeeded"].as_u64().map(|n| n as usize)
+    })
 }
 
 /// Why the sandbox server cannot restore this Dump with the PostgreSQL version it asks for.
@@ -364,14 +396,18 @@ async fn ready(
     };
     let action = requeue_at(next.expires_at.as_ref());
     write_status(dump, context, next).await?;
-    release_job(context, dump).await?;
+    release_job(context, dump, &job.name_any()).await?;
     Ok(action)
 }
 
 /// The sandbox role's URL, from the Dump's Secret.
 async fn sandbox_role(context: &Context, dump: &Dump) -> Result<ServerUrl, Error> {
     let secrets: Api<Secret> = namespaced(context, dump);
-    let secret = secrets.get(&objects::secret_name(dump)?).await?;
+    secret_login(&secrets.get(&objects::secret_name(dump)?).await?)
+}
+
+/// The role's URL a sandbox Secret holds.
+fn secret_login(secret: &Secret) -> Result<ServerUrl, Error> {
     let url = secret
         .data
         .as_ref()
@@ -419,7 +455,9 @@ async fn fail(dump: &Dump, context: &Context, reason: String) -> Result<Action, 
     };
     let action = requeue_at(next.expires_at.as_ref());
     write_status(dump, context, next).await?;
-    release_job(context, dump).await?;
+    for name in objects::job_names(dump)? {
+        release_job(context, dump, &name).await?;
+    }
     Ok(action)
 }
 
@@ -559,18 +597,17 @@ async fn job_output(context: &Context, dump: &Dump, job: &Job) -> Result<String,
         .unwrap_or_default())
 }
 
-/// Why the restore Job failed, in the restore's own words when it printed any.
-async fn job_failure(context: &Context, dump: &Dump, job: &Job) -> Result<String, Error> {
-    let output = job_output(context, dump, job).await?;
+/// Why the restore Job failed, in the restore's own words (`output`) when it printed any.
+fn job_failure(job: &Job, output: &str) -> String {
     if let Some(error) = output.lines().rev().find_map(|l| l.strip_prefix("error: ")) {
-        return Ok(error.to_string());
+        return error.to_string();
     }
     let condition = job
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .and_then(|c| c.iter().find(|c| c.type_ == "Failed" && c.status == "True"));
-    Ok(match condition {
+    match condition {
         Some(c) => format!(
             "the restore Job failed: {}",
             c.message
@@ -578,13 +615,13 @@ async fn job_failure(context: &Context, dump: &Dump, job: &Job) -> Result<String
                 .unwrap_or(c.reason.as_deref().unwrap_or("unknown"))
         ),
         None => "the restore Job failed".into(),
-    })
+    }
 }
 
-/// Lets the restore Job go (its outcome is recorded): removes our finalizer from it.
-async fn release_job(context: &Context, dump: &Dump) -> Result<(), Error> {
+/// Lets restore Job `name` go (its outcome is recorded): removes our finalizer from it.
+async fn release_job(context: &Context, dump: &Dump, name: &str) -> Result<(), Error> {
     let jobs: Api<Job> = namespaced(context, dump);
-    let Some(job) = jobs.get_opt(&objects::job_name(dump)?).await? else {
+    let Some(job) = jobs.get_opt(name).await? else {
         return Ok(());
     };
     let finalizers = job.finalizers();
@@ -636,12 +673,12 @@ async fn remove_all(dump: &Dump, context: &Context) -> Result<(), Error> {
             _ => {}
         }
     }
-    release_job(context, dump).await?;
     let jobs: Api<Job> = namespaced(context, dump);
-    ignore_missing(
-        jobs.delete(&objects::job_name(dump)?, &DeleteParams::background())
-            .await,
-    )
+    for name in objects::job_names(dump)? {
+        release_job(context, dump, &name).await?;
+        ignore_missing(jobs.delete(&name, &DeleteParams::background()).await)?;
+    }
+    Ok(())
 }
 
 /// Already gone is as good as deleted.

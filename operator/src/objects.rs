@@ -39,8 +39,16 @@ pub(crate) fn secret_name(dump: &Dump) -> Result<String, Error> {
     Ok(format!("dl-{}", sandbox_id(dump)?))
 }
 
-pub(crate) fn job_name(dump: &Dump) -> Result<String, Error> {
-    Ok(format!("dl-{}-restore", sandbox_id(dump)?))
+/// Every restore Job a Dump may have: for one database, and for all of a pg_dumpall file's.
+pub(crate) fn job_names(dump: &Dump) -> Result<[String; 2], Error> {
+    Ok([job_name(dump, 1)?, job_name(dump, 2)?])
+}
+
+/// The restore Job of a Dump whose sandbox has `databases` databases: a pg_dumpall file is
+/// found to need more than one only by its first Job, so its second has a name of its own.
+pub(crate) fn job_name(dump: &Dump, databases: usize) -> Result<String, Error> {
+    let suffix = if databases == 1 { "" } else { "-all" };
+    Ok(format!("dl-{}-restore{suffix}", sandbox_id(dump)?))
 }
 
 fn metadata(dump: &Dump, name: String) -> Value {
@@ -149,9 +157,9 @@ fn source_access(dump: &Dump, config: &Config) -> Result<SourceAccess, Error> {
     Ok(access)
 }
 
-/// The restore Job: `dumplens restore` of the Dump's source as the sandbox role, its one-line
-/// JSON summary (or its error) left as the pod's termination message.
-pub fn restore_job(dump: &Dump, config: &Config) -> Result<Job, Error> {
+/// The restore Job: `dumplens restore` of the Dump's source as the sandbox role into
+/// `databases`, its one-line JSON summary (or its error) left as the pod's termination message.
+pub fn restore_job(dump: &Dump, config: &Config, databases: &[String]) -> Result<Job, Error> {
     let access = source_access(dump, config)?;
     let mut args = vec![
         "restore".to_string(),
@@ -160,6 +168,11 @@ pub fn restore_job(dump: &Dump, config: &Config) -> Result<Job, Error> {
         sandbox_id(dump)?,
     ];
     args.extend(access.args);
+    if databases.len() > 1 {
+        for database in databases {
+            args.extend(["--target-database".to_string(), database.clone()]);
+        }
+    }
     if let Some(settings) = &dump.spec.restore {
         if let Some(jobs) = settings.parallel_jobs {
             args.extend(["--jobs".to_string(), jobs.to_string()]);
@@ -181,7 +194,7 @@ pub fn restore_job(dump: &Dump, config: &Config) -> Result<Job, Error> {
     let mut env = vec![json!({"name": SECRET_KEY, "valueFrom": {"secretKeyRef": {
         "name": secret_name(dump)?, "key": SECRET_KEY}}})];
     env.extend(access.env);
-    let mut metadata = metadata(dump, job_name(dump)?);
+    let mut metadata = metadata(dump, job_name(dump, databases.len())?);
     metadata["finalizers"] = json!([JOB_FINALIZER]);
     Ok(serde_json::from_value(json!({
         "metadata": metadata,
@@ -285,6 +298,29 @@ mod tests {
         .unwrap()
     }
 
+    fn one() -> Vec<String> {
+        vec!["dl_0f1e2d3c4b5a69788796a5b4c3d2e1f0".into()]
+    }
+
+    #[test]
+    fn a_pg_dumpall_restore_names_each_sandbox_database() {
+        let databases = vec!["dl_x_1".to_string(), "dl_x_2".to_string()];
+        let job = restore_job(
+            &dump(json!({"url": {"url": "https://x/all.sql"}})),
+            &config(),
+            &databases,
+        )
+        .unwrap();
+        assert!(job.name_any().ends_with("-restore-all"));
+        let command = container(&job)["command"].clone();
+        assert_eq!(
+            command.as_array().unwrap()[7..],
+            json!(["--target-database", "dl_x_1", "--target-database", "dl_x_2"])
+                .as_array()
+                .unwrap()[..]
+        );
+    }
+
     fn container(job: &Job) -> Value {
         serde_json::to_value(job).unwrap()["spec"]["template"]["spec"]["containers"][0].clone()
     }
@@ -297,6 +333,7 @@ mod tests {
                                "credentialsSecretRef": {"name": "login"}}}),
             ),
             &config(),
+            &one(),
         )
         .unwrap();
         let container = container(&job);
@@ -332,6 +369,7 @@ mod tests {
         let job = restore_job(
             &dump(json!({"pvc": {"claim": "dumps", "path": "/nightly/a.dump"}})),
             &config(),
+            &one(),
         )
         .unwrap();
         let container = container(&job);
@@ -344,6 +382,7 @@ mod tests {
             let refused = restore_job(
                 &dump(json!({"pvc": {"claim": "dumps", "path": path}})),
                 &config(),
+                &one(),
             );
             assert!(matches!(refused, Err(Error::Spec(_))), "{path}");
         }
@@ -352,7 +391,7 @@ mod tests {
     #[test]
     fn an_upload_needs_the_uploads_volume() {
         let upload = dump(json!({"upload": {"id": "abc123"}}));
-        let job = restore_job(&upload, &config()).unwrap();
+        let job = restore_job(&upload, &config(), &one()).unwrap();
         assert_eq!(
             container(&job)["command"][5],
             "/var/lib/dumplens/uploads/abc123"
@@ -361,7 +400,7 @@ mod tests {
             uploads_claim: None,
             ..config()
         };
-        let Err(Error::Spec(reason)) = restore_job(&upload, &without) else {
+        let Err(Error::Spec(reason)) = restore_job(&upload, &without, &one()) else {
             panic!("an upload without a volume was accepted");
         };
         assert!(reason.contains("--uploads-claim"), "{reason}");
@@ -373,6 +412,7 @@ mod tests {
             restore_job(
                 &dump(json!({"url": {"url": "https://x/y.dump"}})),
                 &config(),
+                &one(),
             )
             .unwrap(),
         )
