@@ -58,6 +58,18 @@ fn operator() -> &'static Operator {
     })
 }
 
+/// A namespace of the test's own, with the shared operator running.
+async fn test_namespace() -> String {
+    operator();
+    e2e::namespace(&e2e::client().await).await
+}
+
+/// Serves fixture `name` over HTTP; returns its URL.
+fn serve_fixture(name: &str) -> String {
+    let base = serve_over_http(std::fs::read(fixture(name)).unwrap());
+    format!("{base}/{name}")
+}
+
 fn apply(ns: &str, manifest: &str) {
     let applied = e2e::kubectl(&["apply", "-n", ns, "-f", "-"], Some(manifest));
     assert!(
@@ -188,10 +200,11 @@ async fn stored_schema_graphs(id: &str) -> i64 {
 #[tokio::test]
 async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
     let operator = operator().process.lock().await;
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
-    let base = serve_over_http(std::fs::read(fixture("world.pg18.custom.dump")).unwrap());
-    apply(&ns, &url_dump("world", &format!("{base}/world.dump"), ""));
+    let ns = test_namespace().await;
+    apply(
+        &ns,
+        &url_dump("world", &serve_fixture("world.pg18.custom.dump"), ""),
+    );
 
     let dump = wait_ready(&ns, "world");
     let status = &dump["status"];
@@ -283,8 +296,7 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
 #[tokio::test]
 async fn s3_pvc_and_upload_sources_restore_side_by_side() {
     let operator = operator();
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
+    let ns = test_namespace().await;
     // s3: a private object, the credentials in a Secret.
     let s3 = lens::testing::s3_server();
     s3.put(
@@ -360,11 +372,8 @@ async fn s3_pvc_and_upload_sources_restore_side_by_side() {
 
 #[tokio::test]
 async fn ttl_expiry_drops_the_sandbox_or_deletes_the_dump() {
-    operator();
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
-    let base = serve_over_http(std::fs::read(fixture("world.pg18.custom.dump")).unwrap());
-    let url = format!("{base}/world.dump");
+    let ns = test_namespace().await;
+    let url = serve_fixture("world.pg18.custom.dump");
     apply(&ns, &url_dump("kept", &url, "  ttl: 4s\n"));
     apply(
         &ns,
@@ -401,9 +410,7 @@ async fn ttl_expiry_drops_the_sandbox_or_deletes_the_dump() {
 
 #[tokio::test]
 async fn a_corrupt_dump_fails_with_a_message_a_person_can_act_on() {
-    operator();
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
+    let ns = test_namespace().await;
     let bytes = std::fs::read(fixture("pagila.pg18.sql.gz")).unwrap();
     let base = serve_over_http(bytes[..bytes.len() / 2].to_vec());
     apply(
@@ -442,8 +449,7 @@ async fn a_corrupt_dump_fails_with_a_message_a_person_can_act_on() {
 #[tokio::test]
 async fn an_operator_killed_mid_restore_finishes_it_once_after_a_restart() {
     let mut operator = operator().process.lock().await;
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
+    let ns = test_namespace().await;
     // A script that pauses at its end keeps the restore running while the operator is down.
     let mut script = std::fs::read(fixture("chinook.pg15.sql")).unwrap();
     script.extend_from_slice(b"\nSELECT pg_sleep(3);\n");
@@ -480,11 +486,8 @@ async fn an_operator_killed_mid_restore_finishes_it_once_after_a_restart() {
 
 #[tokio::test]
 async fn the_same_source_twice_gives_two_independent_sandboxes() {
-    operator();
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
-    let base = serve_over_http(std::fs::read(fixture("world.pg18.custom.dump")).unwrap());
-    let url = format!("{base}/world.dump");
+    let ns = test_namespace().await;
+    let url = serve_fixture("world.pg18.custom.dump");
     apply(&ns, &url_dump("first", &url, ""));
     apply(&ns, &url_dump("second", &url, ""));
     let first = wait_ready(&ns, "first");
@@ -500,11 +503,11 @@ async fn the_same_source_twice_gives_two_independent_sandboxes() {
 
 #[tokio::test]
 async fn a_hostile_dump_cannot_touch_another_dumps_database() {
-    operator();
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
-    let base = serve_over_http(std::fs::read(fixture("world.pg18.custom.dump")).unwrap());
-    apply(&ns, &url_dump("victim", &format!("{base}/world.dump"), ""));
+    let ns = test_namespace().await;
+    apply(
+        &ns,
+        &url_dump("victim", &serve_fixture("world.pg18.custom.dump"), ""),
+    );
     let victim = wait_ready(&ns, "victim");
     let victim_role = format!("dl_{}", sandbox_id(&victim));
     let victim_db = victim["status"]["databases"][0]["sandbox"]
@@ -527,7 +530,7 @@ async fn a_hostile_dump_cannot_touch_another_dumps_database() {
     assert!(message.contains("permission denied"), "{message}");
 
     // The victim still works with its own login and holds all its rows.
-    let secrets: kube::Api<Secret> = kube::Api::namespaced(client, &ns);
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(e2e::client().await, &ns);
     let secret = secrets
         .get(&format!("dl-{}", sandbox_id(&victim)))
         .await
@@ -560,12 +563,9 @@ async fn the_sweep_drops_sandboxes_no_dump_owns() {
 
 #[tokio::test]
 async fn a_pg_dumpall_file_gets_a_sandbox_database_for_each_database() {
-    operator();
-    let client = e2e::client().await;
-    let ns = e2e::namespace(&client).await;
+    let ns = test_namespace().await;
     let name = "cluster.pg18.dumpall.sql";
-    let base = serve_over_http(std::fs::read(fixture(name)).unwrap());
-    apply(&ns, &url_dump("cluster", &format!("{base}/all.sql"), ""));
+    apply(&ns, &url_dump("cluster", &serve_fixture(name), ""));
     let dump = wait_ready(&ns, "cluster");
     let expected = &expected_facts()["files"][name]["databases"];
     let databases = dump["status"]["databases"].as_array().unwrap();
