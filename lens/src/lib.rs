@@ -1,6 +1,7 @@
 //! The PgDumpLens domain. No Kubernetes and no HTTP here: the operator and the API are adapters
 //! over what this crate does.
 
+pub mod browse;
 pub mod conninfo;
 pub mod dump;
 pub mod fetch;
@@ -10,6 +11,7 @@ pub mod process;
 pub mod restore;
 pub mod sandbox;
 pub mod schema;
+pub mod sql;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
