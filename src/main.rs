@@ -87,6 +87,7 @@ async fn main() -> ExitCode {
                 dumps,
                 ttl,
                 sweep_interval,
+                restore_program: None,
             };
             api::standalone::serve(options, |url| println!("PgDumpLens is ready at {url}"))
                 .await

@@ -2,6 +2,7 @@
 //! PostgreSQL cluster of its own.
 
 mod problem;
+mod read;
 mod routes;
 pub mod standalone;
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// The dumps this server knows.
     pub store: Store,
+    /// Read-only connections to the sandboxes.
+    pub readers: crate::read::Readers,
     /// `server_version` of that server.
     pub postgres_version: String,
     /// Whether PgDumpLens runs that server itself (rather than `--database-url`).
@@ -32,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/version", get(version))
         .route("/api/v1/dumps", get(list_dumps))
         .route("/api/v1/dumps/{id}", get(get_dump))
+        .merge(crate::read::routes())
         .with_state(state)
 }
 
@@ -93,7 +96,7 @@ async fn version(State(state): State<AppState>) -> Json<Version> {
     })
 }
 
-fn store_problem(err: lens::store::StoreError) -> Problem {
+pub(crate) fn store_problem(err: lens::store::StoreError) -> Problem {
     tracing::error!(%err, "metadata store");
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
 }
@@ -106,8 +109,13 @@ async fn get_dump(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<DumpRecord>, Problem> {
-    match state.store.get(&id).await.map_err(store_problem)? {
-        Some(record) => Ok(Json(record)),
+    dump_record(&state, &id).await.map(Json)
+}
+
+/// The record of dump `id`, or a 404 naming it.
+pub(crate) async fn dump_record(state: &AppState, id: &str) -> Result<DumpRecord, Problem> {
+    match state.store.get(id).await.map_err(store_problem)? {
+        Some(record) => Ok(record),
         None => Err(Problem::new(
             StatusCode::NOT_FOUND,
             format!("there is no dump {id:?}"),

@@ -4,6 +4,7 @@
 pub mod browse;
 pub mod conninfo;
 pub mod dump;
+pub mod er;
 pub mod fetch;
 pub mod lifecycle;
 pub mod postgres;

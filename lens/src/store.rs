@@ -264,6 +264,22 @@ impl Store {
         Ok(graph)
     }
 
+    /// The stored schema graph of sandbox database `database` of dump `id`.
+    pub async fn schema_graph(
+        &self,
+        id: &str,
+        database: &str,
+    ) -> Result<Option<SchemaGraph>, StoreError> {
+        let graph: Option<sqlx::types::Json<SchemaGraph>> = sqlx::query_scalar(
+            "SELECT graph FROM schema_graphs WHERE dump_id = $1 AND database = $2",
+        )
+        .bind(id)
+        .bind(database)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(graph.map(|g| g.0))
+    }
+
     /// Forgets the schema graphs of dump `id` (none is fine).
     pub async fn delete_schema_graphs(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM schema_graphs WHERE dump_id = $1")

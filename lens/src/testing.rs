@@ -290,3 +290,34 @@ impl S3Server {
         assert!(response.status().is_success(), "{response:?}");
     }
 }
+
+/// Fixture `name` restored once per test process (as the sandbox role, like every restore):
+/// its first sandbox database and that database's schema graph.
+pub async fn restored(name: &str) -> (String, crate::schema::SchemaGraph) {
+    static RESTORED: tokio::sync::Mutex<
+        std::collections::BTreeMap<String, (String, crate::schema::SchemaGraph)>,
+    > = tokio::sync::Mutex::const_new(std::collections::BTreeMap::new());
+    let mut restored = RESTORED.lock().await;
+    if let Some(done) = restored.get(name) {
+        return done.clone();
+    }
+    let summary = crate::restore::restore(
+        &fixture(name),
+        &crate::sandbox::new_id(),
+        &crate::restore::Target::Admin(admin_server_url()),
+        &crate::restore::RestoreOptions::default(),
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let database = summary.databases[0].sandbox.clone();
+    let url = admin_server_url().with_database(&database);
+    let mut conn = sqlx::PgConnection::connect_with(&url.connect_options())
+        .await
+        .expect("connect to the restored database");
+    let graph = crate::schema::introspect(&mut conn)
+        .await
+        .expect("read the schema");
+    restored.insert(name.to_string(), (database.clone(), graph.clone()));
+    (database, graph)
+}

@@ -2,38 +2,12 @@
 //! awkward (no key, hostile names, JSON, large values).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use lens::browse::{self, BrowseError, Filter, FilterOp, Page, PageRequest};
-use lens::restore::{RestoreOptions, Target, restore};
 use lens::schema::{SchemaGraph, Table};
-use lens::testing::{admin_server_url, expected_facts, fixture};
+use lens::testing::{admin_server_url, expected_facts, restored};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
-use tokio::sync::OnceCell;
-
-/// pagila, restored once for this file: its sandbox database and schema graph.
-async fn pagila() -> &'static (String, SchemaGraph) {
-    static PAGILA: OnceCell<(String, SchemaGraph)> = OnceCell::const_new();
-    PAGILA
-        .get_or_init(|| async {
-            let summary = restore(
-                &fixture("pagila.pg18.custom.dump"),
-                &lens::sandbox::new_id(),
-                &Target::Admin(admin_server_url()),
-                &RestoreOptions::default(),
-                Arc::new(|_| {}),
-            )
-            .await
-            .unwrap();
-            let database = summary.databases[0].sandbox.clone();
-            let graph = lens::schema::introspect(&mut connect(&database).await)
-                .await
-                .unwrap();
-            (database, graph)
-        })
-        .await
-}
 
 async fn connect(database: &str) -> PgConnection {
     let url = admin_server_url().with_database(database);
@@ -70,9 +44,9 @@ fn filter(column: &str, spec: &str) -> Filter {
 
 #[tokio::test]
 async fn keyset_pages_cover_every_row_once_in_key_order() {
-    let (database, graph) = pagila().await;
-    let mut conn = connect(database).await;
-    let customer = table(graph, "public.customer");
+    let (database, graph) = restored("pagila.pg18.custom.dump").await;
+    let mut conn = connect(&database).await;
+    let customer = table(&graph, "public.customer");
     let request = PageRequest {
         limit: 100,
         ..PageRequest::default()
@@ -98,9 +72,9 @@ async fn keyset_pages_cover_every_row_once_in_key_order() {
 
 #[tokio::test]
 async fn sorting_by_a_nullable_column_pages_through_every_row_in_order() {
-    let (database, graph) = pagila().await;
-    let mut conn = connect(database).await;
-    let rental = table(graph, "public.rental");
+    let (database, graph) = restored("pagila.pg18.custom.dump").await;
+    let mut conn = connect(&database).await;
+    let rental = table(&graph, "public.rental");
     for descending in [false, true] {
         let request = PageRequest {
             limit: 1000,
@@ -135,9 +109,9 @@ async fn sorting_by_a_nullable_column_pages_through_every_row_in_order() {
 
 #[tokio::test]
 async fn filters_combine_and_count_exactly_when_asked() {
-    let (database, graph) = pagila().await;
-    let mut conn = connect(database).await;
-    let rental = table(graph, "public.rental");
+    let (database, graph) = restored("pagila.pg18.custom.dump").await;
+    let mut conn = connect(&database).await;
+    let rental = table(&graph, "public.rental");
     let request = PageRequest {
         filters: vec![
             filter("customer_id", "eq:1"),
@@ -159,7 +133,7 @@ async fn filters_combine_and_count_exactly_when_asked() {
     assert_eq!(page.rows.len() as i64, counted);
     assert!(page.rows.iter().all(|r| r["customer_id"] == 1));
 
-    let customer = table(graph, "public.customer");
+    let customer = table(&graph, "public.customer");
     for (column, spec, sql) in [
         (
             "email",

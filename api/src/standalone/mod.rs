@@ -35,6 +35,8 @@ pub struct ServeOptions {
     pub ttl: Option<Duration>,
     /// How often expired dumps and orphaned sandboxes are looked for.
     pub sweep_interval: Duration,
+    /// The `dumplens` program that runs restores; this executable when `None`.
+    pub restore_program: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,9 +151,12 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
         lens::sandbox::harden_server(&mut conn).await?;
     }
     let store = Store::open(&admin).await?;
-    let exe = std::env::current_exe().map_err(ServeError::NoExecutable)?;
+    let exe = match &options.restore_program {
+        Some(program) => program.clone(),
+        None => std::env::current_exe().map_err(ServeError::NoExecutable)?,
+    };
     // The orphan sweep drops every sandbox without a record: only on a server that is ours alone.
-    let worker = worker::Worker::new(store.clone(), admin, exe, cluster.is_some());
+    let worker = worker::Worker::new(store.clone(), admin.clone(), exe, cluster.is_some());
     worker.recover().await?;
     for dump in &options.dumps {
         let record = worker.add_file(dump, options.ttl).await?;
@@ -160,6 +165,7 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
     tokio::spawn(worker.clone().run_sweeps(options.sweep_interval));
     let state = AppState {
         pool,
+        readers: crate::read::Readers::new(admin),
         store,
         postgres_version,
         managed_postgres: cluster.is_some(),

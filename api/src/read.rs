@@ -1,0 +1,282 @@
+//! Reading restored dumps: their databases, schema graphs and rows. Sandboxes are read through
+//! read-only connections with a statement timeout; tables and columns are looked up in the
+//! stored schema graph before any SQL is built.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use lens::browse::{self, BrowseError, Filter, Page, PageRequest};
+use lens::conninfo::ServerUrl;
+use lens::er;
+use lens::lifecycle::Phase;
+use lens::schema::{SchemaGraph, Table};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::Problem;
+use crate::routes::{AppState, dump_record, store_problem};
+
+/// How long one statement against a sandbox may run.
+const STATEMENT_TIMEOUT: &str = "10s";
+/// Connections per sandbox database.
+const CONNECTIONS_PER_SANDBOX: u32 = 4;
+
+/// Read-only connection pools to sandbox databases, made on first use.
+#[derive(Clone, Debug)]
+pub struct Readers {
+    server: ServerUrl,
+    pools: Arc<Mutex<HashMap<String, PgPool>>>,
+}
+
+impl Readers {
+    /// Pools that connect to sandboxes on the server of `server` with its login.
+    pub fn new(server: ServerUrl) -> Self {
+        Self {
+            server,
+            pools: Arc::default(),
+        }
+    }
+
+    fn pool(&self, database: &str) -> PgPool {
+        let mut pools = self.pools.lock().expect("not poisoned");
+        pools
+            .entry(database.to_string())
+            .or_insert_with(|| {
+                let options = self
+                    .server
+                    .with_database(database)
+                    .connect_options()
+                    .options([
+                        ("default_transaction_read_only", "on"),
+                        ("statement_timeout", STATEMENT_TIMEOUT),
+                    ])
+                    .application_name("dumplens-read");
+                PgPoolOptions::new()
+                    .max_connections(CONNECTIONS_PER_SANDBOX)
+                    .min_connections(0)
+                    .idle_timeout(Duration::from_secs(60))
+                    .connect_lazy_with(options)
+            })
+            .clone()
+    }
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/dumps/{id}/databases", get(databases))
+        .route(
+            "/api/v1/dumps/{id}/databases/{database}/schema",
+            get(schema),
+        )
+        .route(
+            "/api/v1/dumps/{id}/databases/{database}/er",
+            get(er_diagram),
+        )
+        .route(
+            "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/rows",
+            get(rows),
+        )
+}
+
+/// One database of a dump.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Database {
+    /// Its name in the dump (absent for a plain pg_dump script, which does not say).
+    name: Option<String>,
+    /// The sandbox database it was restored into: the `{database}` of the other endpoints.
+    sandbox: String,
+    tables: Option<u64>,
+}
+
+/// The databases of a Ready dump (one, or each of a pg_dumpall file's).
+async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Problem> {
+    let record = dump_record(state, id).await?;
+    if record.phase.0 != Phase::Ready {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!("dump {id:?} is {}, not Ready", record.phase.0.as_str()),
+        ));
+    }
+    let summary = record.summary.unwrap_or_default();
+    Ok(summary["databases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| {
+            Some(Database {
+                name: d["name"].as_str().map(str::to_string),
+                sandbox: d["sandbox"].as_str()?.to_string(),
+                tables: d["tables"].as_u64(),
+            })
+        })
+        .collect())
+}
+
+async fn databases(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Database>>, Problem> {
+    ready_databases(&state, &id).await.map(Json)
+}
+
+/// The schema graph of `database`, which must be one of dump `id`'s.
+async fn graph(state: &AppState, id: &str, database: &str) -> Result<SchemaGraph, Problem> {
+    let databases = ready_databases(state, id).await?;
+    if !databases.iter().any(|d| d.sandbox == database) {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("dump {id:?} has no database {database:?}"),
+        ));
+    }
+    state
+        .store
+        .schema_graph(id, database)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                format!("the schema of {database:?} has not been read yet"),
+            )
+        })
+}
+
+async fn schema(
+    State(state): State<AppState>,
+    Path((id, database)): Path<(String, String)>,
+) -> Result<Json<SchemaGraph>, Problem> {
+    graph(&state, &id, &database).await.map(Json)
+}
+
+fn find_table(graph: SchemaGraph, schema: &str, table: &str) -> Result<Table, Problem> {
+    graph
+        .tables
+        .into_iter()
+        .find(|t| t.schema == schema && t.name == table)
+        .ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                format!("there is no table {schema:?}.{table:?}"),
+            )
+        })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErQuery {
+    /// With `table`: the table's schema; alone: every table of this schema.
+    schema: Option<String>,
+    /// A table and its neighbours (give `schema` too).
+    table: Option<String>,
+    /// Foreign-key hops from `table` (1 to 5; 1 by default).
+    depth: Option<u32>,
+    /// `json` (default) or `mermaid`.
+    format: Option<String>,
+}
+
+/// The ER diagram of a table's neighbourhood, a schema, or the whole database.
+async fn er_diagram(
+    State(state): State<AppState>,
+    Path((id, database)): Path<(String, String)>,
+    Query(query): Query<ErQuery>,
+) -> Result<Response, Problem> {
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
+    let scope = match (query.schema, query.table) {
+        (Some(schema), Some(table)) => er::Scope::Around {
+            schema,
+            table,
+            depth: query.depth.unwrap_or(1),
+        },
+        (Some(schema), None) => er::Scope::Schema(schema),
+        (None, None) => er::Scope::All,
+        (None, Some(_)) => return Err(bad("give the table's schema too".into())),
+    };
+    let graph = graph(&state, &id, &database).await?;
+    let diagram = er::diagram(&graph, &scope).map_err(|e| match e {
+        er::ErError::Depth => bad(e.to_string()),
+        _ => Problem::new(StatusCode::NOT_FOUND, e.to_string()),
+    })?;
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Json(diagram).into_response()),
+        Some("mermaid") => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            er::mermaid(&diagram),
+        )
+            .into_response()),
+        Some(other) => Err(bad(format!("format {other:?}: use json or mermaid"))),
+    }
+}
+
+/// Reads the page request from the query string: `limit`, `sort`, `desc`, `after`,
+/// `count=exact`, and a filter per `f.<column>=<op>:<value>` (repeatable, combined with AND).
+fn page_request(query: Option<&str>) -> Result<PageRequest, Problem> {
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
+    let mut request = PageRequest::default();
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "limit" => {
+                request.limit = value
+                    .parse()
+                    .map_err(|_| bad(format!("limit {value:?} is not a number")))?
+            }
+            "sort" => request.sort = Some(value.into_owned()),
+            "desc" => request.descending = matches!(value.as_ref(), "" | "true" | "1"),
+            "after" => request.after = Some(value.into_owned()),
+            "count" if value == "exact" => request.exact_count = true,
+            "count" if value == "estimate" => {}
+            other => match other.strip_prefix("f.") {
+                Some(column) => request
+                    .filters
+                    .push(Filter::parse(column, &value).map_err(|e| bad(e.to_string()))?),
+                None => return Err(bad(format!("unknown query parameter {other:?}"))),
+            },
+        }
+    }
+    Ok(request)
+}
+
+async fn rows(
+    State(state): State<AppState>,
+    Path((id, database, schema, table)): Path<(String, String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page>, Problem> {
+    let request = page_request(query.as_deref())?;
+    let table = find_table(graph(&state, &id, &database).await?, &schema, &table)?;
+    let mut conn = state
+        .readers
+        .pool(&database)
+        .acquire()
+        .await
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    browse::page(&mut conn, &table, &request)
+        .await
+        .map(Json)
+        .map_err(browse_problem)
+}
+
+/// A request PostgreSQL refused (a value of the wrong type, a statement cut by its timeout)
+/// is the caller's to fix; a connection that failed is ours.
+fn browse_problem(err: BrowseError) -> Problem {
+    match err {
+        BrowseError::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, detail),
+        BrowseError::Database(sqlx::Error::Database(db)) => {
+            let status = if db.code().as_deref() == Some("57014") {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            Problem::new(status, db.message().to_string())
+        }
+        BrowseError::Database(other) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, other.to_string())
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The read API over HTTP against restored fixtures: databases, schema graphs, ER diagrams and
+//! rows, with real values from pagila and chinook, and problem documents for bad requests.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lens::testing::{admin_url, expected_facts, fixture};
+use serde_json::Value;
+
+const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
+
+/// One `dumplens serve` (in this process, on a thread and runtime of its own) over the test
+/// cluster, with pagila and chinook; its base URL.
+fn server() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let (ready, url) = std::sync::mpsc::channel();
+        let options = api::standalone::ServeOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            data_dir: None,
+            database_url: Some(admin_url().to_string()),
+            pg_bindir: None,
+            dumps: vec![
+                fixture("pagila.pg18.custom.dump"),
+                fixture("chinook.pg15.sql"),
+            ],
+            ttl: None,
+            sweep_interval: Duration::from_secs(3600),
+            restore_program: Some(DUMPLENS.into()),
+        };
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let served = api::standalone::serve(options, |url| {
+                    ready.send(url.trim_end_matches('/').to_string()).unwrap()
+                });
+                if let Err(err) = served.await {
+                    panic!("dumplens serve stopped: {err}");
+                }
+            })
+        });
+        url.recv_timeout(Duration::from_secs(120))
+            .expect("dumplens serve started")
+    })
+}
+
+async fn get(path: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{}{path}", server())).await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+async fn ok(path: &str) -> Value {
+    let (status, body) = get(path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+/// The id and first sandbox database of the dump named `name`, once it is Ready.
+async fn ready(name: &str) -> (String, String) {
+    for _ in 0..600 {
+        let dumps = ok("/api/v1/dumps").await;
+        let dump = dumps
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .cloned();
+        match dump {
+            Some(d) if d["phase"] == "Ready" => {
+                let id = d["id"].as_str().unwrap().to_string();
+                let databases = ok(&format!("/api/v1/dumps/{id}/databases")).await;
+                let sandbox = databases[0]["sandbox"].as_str().unwrap().to_string();
+                return (id, sandbox);
+            }
+            Some(d) if d["phase"] == "Failed" => panic!("{name} failed: {d}"),
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    panic!("{name} never became Ready");
+}
+
+fn rows_path(id: &str, database: &str, table: &str, query: &str) -> String {
+    let (schema, table) = table.split_once('.').unwrap();
+    format!("/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/rows?{query}")
+}
+
+#[tokio::test]
+async fn databases_and_schema_of_a_restored_dump() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let databases = ok(&format!("/api/v1/dumps/{id}/databases")).await;
+    assert_eq!(databases[0]["name"], "pagila");
+    let expected = &expected_facts()["facts"]["pagila"]["rows_only"];
+    assert_eq!(databases[0]["tables"], expected.as_object().unwrap().len());
+    let schema = ok(&format!("/api/v1/dumps/{id}/databases/{database}/schema")).await;
+    let customer = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "customer")
+        .unwrap();
+    assert_eq!(customer["primaryKey"]["columns"][0], "customer_id");
+    let (status, problem) = get(&format!("/api/v1/dumps/{id}/databases/postgres/schema")).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        problem["detail"],
+        format!("dump {id:?} has no database \"postgres\"")
+    );
+}
+
+#[tokio::test]
+async fn a_pagila_customers_rentals_through_filters_and_pages() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let path = rows_path(
+        &id,
+        &database,
+        "public.customer",
+        "f.email=eq:MARY.SMITH@sakilacustomer.org",
+    );
+    let mary = ok(&path).await;
+    assert_eq!(mary["rows"].as_array().unwrap().len(), 1);
+    let customer_id = mary["rows"][0]["customer_id"].as_i64().unwrap();
+    assert_eq!(mary["rows"][0]["first_name"], "MARY");
+
+    let query = format!("f.customer_id=eq:{customer_id}&count=exact&limit=10&sort=rental_date");
+    let mut page = ok(&rows_path(&id, &database, "public.rental", &query)).await;
+    let total = page["exactTotal"].as_i64().unwrap();
+    assert!(total > 10, "{page}");
+    let mut seen = 0;
+    loop {
+        let rows = page["rows"].as_array().unwrap();
+        assert!(rows.iter().all(|r| r["customer_id"] == customer_id));
+        seen += rows.len() as i64;
+        let Some(next) = page["next"].as_str() else {
+            break;
+        };
+        page = ok(&rows_path(
+            &id,
+            &database,
+            "public.rental",
+            &format!("{query}&after={next}"),
+        ))
+        .await;
+    }
+    assert_eq!(seen, total);
+}
+
+#[tokio::test]
+async fn chinook_invoice_lines_of_an_invoice() {
+    let (id, database) = ready("chinook.pg15.sql").await;
+    let lines = ok(&rows_path(
+        &id,
+        &database,
+        "public.invoice_line",
+        "f.invoice_id=eq:1&count=exact",
+    ))
+    .await;
+    let counted = lines["exactTotal"].as_i64().unwrap();
+    assert_eq!(lines["rows"].as_array().unwrap().len() as i64, counted);
+    assert!(counted > 0);
+    assert!(lines["sql"].as_str().unwrap().contains("\"invoice_line\""));
+}
+
+#[tokio::test]
+async fn er_diagrams_as_json_and_mermaid() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let base = format!("/api/v1/dumps/{id}/databases/{database}/er");
+    let json = ok(&format!("{base}?schema=public&table=rental&depth=1")).await;
+    assert!(
+        json["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "public.customer")
+    );
+    let (status, mermaid) = get(&format!("{base}?schema=public&table=rental&format=mermaid")).await;
+    assert_eq!(status, 200);
+    assert!(mermaid.as_str().unwrap().starts_with("erDiagram\n"));
+    let (status, problem) = get(&format!("{base}?schema=public&table=rental&depth=9")).await;
+    assert_eq!(
+        (status, &problem["detail"]),
+        (400, &Value::from("depth is 1 to 5"))
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_are_problem_documents_naming_the_mistake() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    for (query, status, says) in [
+        ("sort=nope", 400, "has no column \"nope\""),
+        ("f.customer_id=like:1", 400, "unknown filter \"like\""),
+        (
+            "f.customer_id=eq:abc",
+            400,
+            "invalid input syntax for type integer",
+        ),
+        ("limit=100000", 400, "limit is at most 1000"),
+        ("after=garbage", 400, "cursor"),
+        ("bogus=1", 400, "unknown query parameter \"bogus\""),
+    ] {
+        let (got, problem) = get(&rows_path(&id, &database, "public.customer", query)).await;
+        assert_eq!(got, status, "{query}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{query}: {problem}"
+        );
+    }
+    let (status, problem) = get(&rows_path(&id, &database, "public.\"customer\"", "")).await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, _) = get("/api/v1/dumps/nope/databases").await;
+    assert_eq!(status, 404);
+}
