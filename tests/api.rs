@@ -211,3 +211,42 @@ async fn bad_requests_are_problem_documents_naming_the_mistake() {
     let (status, _) = get("/api/v1/dumps/nope/databases").await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_rows_relationships_and_the_row_a_key_points_at() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let base = format!("/api/v1/dumps/{id}/databases/{database}/tables/public");
+    let explained = ok(&format!("{base}/film/relationships?k.film_id=1&samples=2")).await;
+    assert_eq!(explained["row"]["film_id"], 1);
+    assert_eq!(explained["delete"]["allowed"], false);
+    let inventory = explained["inbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["table"] == "public.inventory")
+        .unwrap();
+    assert!(inventory["count"].as_i64().unwrap() > 0);
+    assert_eq!(inventory["samples"].as_array().unwrap().len(), 2);
+    assert!(
+        ["low", "medium", "high", "critical"]
+            .contains(&explained["risk"]["level"].as_str().unwrap())
+    );
+
+    let language = ok(&format!(
+        "{base}/film/follow?constraint=film_language_id_fkey&k.film_id=1"
+    ))
+    .await;
+    assert_eq!(language["table"], "public.language");
+    assert_eq!(
+        language["row"]["language_id"],
+        explained["row"]["language_id"]
+    );
+
+    let (status, problem) = get(&format!("{base}/film/relationships?k.film_id=999999")).await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, problem) = get(&format!("{base}/film/follow?k.film_id=1")).await;
+    assert_eq!(
+        (status, &problem["detail"]),
+        (400, &Value::from("name the foreign key: constraint=NAME"))
+    );
+}

@@ -13,12 +13,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use lens::browse::{self, BrowseError, Filter, Page, PageRequest};
 use lens::conninfo::ServerUrl;
-use lens::er;
 use lens::lifecycle::Phase;
 use lens::schema::{SchemaGraph, Table};
+use lens::{er, relations};
 use serde::{Deserialize, Serialize};
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres};
 
 use crate::Problem;
 use crate::routes::{AppState, dump_record, store_problem};
@@ -82,6 +83,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/rows",
             get(rows),
+        )
+        .route(
+            "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/relationships",
+            get(relationships),
+        )
+        .route(
+            "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/follow",
+            get(follow),
         )
 }
 
@@ -245,18 +254,100 @@ fn page_request(query: Option<&str>) -> Result<PageRequest, Problem> {
 
 async fn rows(
     State(state): State<AppState>,
-    Path((id, database, schema, table)): Path<(String, String, String, String)>,
+    Path(path): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Page>, Problem> {
     let request = page_request(query.as_deref())?;
-    let table = find_table(graph(&state, &id, &database).await?, &schema, &table)?;
-    let mut conn = state
+    let (_, table, mut conn) = table_and_reader(&state, &path).await?;
+    browse::page(&mut conn, &table, &request)
+        .await
+        .map(Json)
+        .map_err(browse_problem)
+}
+
+/// A row's key from the query string, and the query's other parameters.
+struct KeyQuery {
+    /// (column, value) for each `k.<column>=<value>`.
+    key: Vec<(String, String)>,
+    other: HashMap<String, String>,
+}
+
+/// Reads a row named in the query string: `k.<column>=<value>` for each column of its key;
+/// the other parameters must be among `allowed`.
+fn row_key(query: Option<&str>, allowed: &[&str]) -> Result<KeyQuery, Problem> {
+    let mut key = Vec::new();
+    let mut other = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match name.strip_prefix("k.") {
+            Some(column) => key.push((column.to_string(), value.into_owned())),
+            None if allowed.contains(&name.as_ref()) => {
+                other.insert(name.into_owned(), value.into_owned());
+            }
+            None => {
+                return Err(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter {name:?}"),
+                ));
+            }
+        }
+    }
+    Ok(KeyQuery { key, other })
+}
+
+/// The sandbox's read-only connection, the schema graph and the table of a request.
+async fn table_and_reader(
+    state: &AppState,
+    (id, database, schema, table): &(String, String, String, String),
+) -> Result<(SchemaGraph, Table, PoolConnection<Postgres>), Problem> {
+    let graph = graph(state, id, database).await?;
+    let table = find_table(graph.clone(), schema, table)?;
+    let conn = state
         .readers
-        .pool(&database)
+        .pool(database)
         .acquire()
         .await
         .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    browse::page(&mut conn, &table, &request)
+    Ok((graph, table, conn))
+}
+
+/// Explains one row: inbound and outbound references, the effects of deleting it, its risk.
+async fn relationships(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<relations::Explanation>, Problem> {
+    let KeyQuery { key, other } = row_key(query.as_deref(), &["samples"])?;
+    let samples = match other.get("samples") {
+        Some(n) => n.parse().map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                format!("samples {n:?} is not a number"),
+            )
+        })?,
+        None => 3,
+    };
+    let (graph, table, mut conn) = table_and_reader(&state, &path).await?;
+    relations::explain(&mut conn, &graph, &table, &key, samples)
+        .await
+        .map(Json)
+        .map_err(browse_problem)
+}
+
+/// The row a foreign-key value points at (`constraint=NAME` and the row's key).
+async fn follow(
+    State(state): State<AppState>,
+    Path(path): Path<(String, String, String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<relations::Outbound>, Problem> {
+    let KeyQuery { key, other } = row_key(query.as_deref(), &["constraint"])?;
+    let constraint = other.get("constraint").ok_or_else(|| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "name the foreign key: constraint=NAME",
+        )
+    })?;
+    let (graph, table, mut conn) = table_and_reader(&state, &path).await?;
+    relations::follow(&mut conn, &graph, &table, &key, constraint)
         .await
         .map(Json)
         .map_err(browse_problem)
@@ -267,6 +358,7 @@ async fn rows(
 fn browse_problem(err: BrowseError) -> Problem {
     match err {
         BrowseError::BadRequest(detail) => Problem::new(StatusCode::BAD_REQUEST, detail),
+        BrowseError::NotFound(detail) => Problem::new(StatusCode::NOT_FOUND, detail),
         BrowseError::Database(sqlx::Error::Database(db)) => {
             let status = if db.code().as_deref() == Some("57014") {
                 StatusCode::UNPROCESSABLE_ENTITY

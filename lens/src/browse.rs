@@ -24,6 +24,8 @@ pub const TRUNCATED_TO: i32 = 1024;
 pub enum BrowseError {
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("reading the table: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -296,6 +298,37 @@ fn decode_cursor(cursor: &str, parts: usize) -> Result<Vec<Option<String>>, Brow
     Ok(values)
 }
 
+/// A row of `table` (at `alias`) as JSON text, each value too large to send whole cut short
+/// with its size.
+pub(crate) fn row_json(table: &Table, alias: &str) -> String {
+    let values: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let e = format!("{alias}.{}", ident(&c.name));
+            format!(
+                "CASE WHEN octet_length({e}::text) > {LARGE_VALUE} THEN json_build_object('truncated', left({e}::text, {TRUNCATED_TO}), 'bytes', octet_length({e}::text)) ELSE to_json({e}) END AS {}",
+                ident(&c.name)
+            )
+        })
+        .collect();
+    format!(
+        "(SELECT row_to_json(v) FROM (SELECT {}) v)::text",
+        values.join(", ")
+    )
+}
+
+/// The table's rows in a FROM clause: its own only (not inheritance children, which foreign
+/// keys do not cover), except for a partitioned table, whose rows are its partitions'.
+pub(crate) fn from_table(table: &Table) -> String {
+    let name = qualified(&table.schema, &table.name);
+    if table.kind == "partitioned" {
+        name
+    } else {
+        format!("ONLY {name}")
+    }
+}
+
 /// Reads one page of `table` (as its schema graph describes it) over `conn`.
 pub async fn page(
     conn: &mut PgConnection,
@@ -347,22 +380,11 @@ pub async fn page(
         .iter()
         .map(|p| format!("{} {direction}", p.expression))
         .collect();
-    let values: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| {
-            let e = format!("t.{}", ident(&c.name));
-            format!(
-                "CASE WHEN octet_length({e}::text) > {LARGE_VALUE} THEN json_build_object('truncated', left({e}::text, {TRUNCATED_TO}), 'bytes', octet_length({e}::text)) ELSE to_json({e}) END AS {}",
-                ident(&c.name)
-            )
-        })
-        .collect();
     let keys: Vec<String> = parts
         .iter()
         .map(|p| format!("{}::text", p.expression))
         .collect();
-    let table_sql = qualified(&table.schema, &table.name);
+    let table_sql = from_table(table);
     let where_sql = |conditions: &[String]| {
         if conditions.is_empty() {
             String::new()
@@ -371,8 +393,8 @@ pub async fn page(
         }
     };
     let sql = format!(
-        "SELECT (SELECT row_to_json(v) FROM (SELECT {}) v)::text, {} FROM ONLY {table_sql} AS t{} ORDER BY {} LIMIT {}",
-        values.join(", "),
+        "SELECT {}, {} FROM {table_sql} AS t{} ORDER BY {} LIMIT {}",
+        row_json(table, "t"),
         keys.join(", "),
         where_sql(&conditions),
         order.join(", "),
@@ -400,7 +422,7 @@ pub async fn page(
     let exact_total = if request.exact_count {
         // Only the filters' parameters: the cursor's come after them.
         let count_sql = format!(
-            "SELECT count(*) FROM ONLY {table_sql} AS t{}",
+            "SELECT count(*) FROM {table_sql} AS t{}",
             where_sql(&filtered)
         );
         let mut query = sqlx::query_scalar::<_, i64>(&count_sql);

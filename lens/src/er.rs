@@ -155,6 +155,7 @@ fn edges_of(table: &Table) -> Vec<Edge> {
     table
         .foreign_keys
         .iter()
+        .filter(|fk| !fk.inherited)
         .map(|fk| Edge {
             name: fk.name.clone(),
             from: id(&table.schema, &table.name),

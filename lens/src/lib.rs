@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod lifecycle;
 pub mod postgres;
 pub mod process;
+pub mod relations;
 pub mod restore;
 pub mod sandbox;
 pub mod schema;

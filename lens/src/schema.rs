@@ -96,6 +96,10 @@ pub struct ForeignKey {
     pub on_delete: String,
     pub on_update: String,
     pub definition: String,
+    /// A copy PostgreSQL keeps on a partition (or per referenced partition) of a key declared
+    /// on a partitioned table: relationships follow the declared one.
+    #[serde(default)]
+    pub inherited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -230,6 +234,7 @@ struct ConstraintRow {
     on_delete: String,
     on_update: String,
     definition: String,
+    inherited: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -310,7 +315,7 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<SchemaGraph, sqlx::Er
                 coalesce((SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(co.confkey) WITH ORDINALITY k(num, ord)
                           JOIN pg_attribute a ON a.attrelid = co.confrelid AND a.attnum = k.num), '{{}}') AS ref_columns,
                 co.confdeltype::text AS on_delete, co.confupdtype::text AS on_update,
-                pg_get_constraintdef(co.oid) AS definition
+                pg_get_constraintdef(co.oid) AS definition, co.conparentid <> 0 AS inherited
          FROM pg_constraint co
          JOIN pg_class c ON c.oid = co.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
          LEFT JOIN pg_class rc ON rc.oid = co.confrelid
@@ -556,6 +561,7 @@ fn assemble(
                     on_delete: action(&c.on_delete),
                     on_update: action(&c.on_update),
                     definition: c.definition,
+                    inherited: c.inherited,
                 }),
                 _ => {}
             }
