@@ -250,3 +250,27 @@ async fn a_rows_relationships_and_the_row_a_key_points_at() {
         (400, &Value::from("name the foreign key: constraint=NAME"))
     );
 }
+
+#[tokio::test]
+async fn suggestions_for_a_filter() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let path = format!(
+        "/api/v1/dumps/{id}/databases/{database}/tables/public/customer/columns/last_name/suggestions?prefix=smi&limit=3"
+    );
+    let suggested = ok(&path).await;
+    assert_eq!(suggested["values"][0]["value"], "SMITH", "{suggested}");
+    let (status, problem) = get(&format!("{path}&bogus=1")).await;
+    assert_eq!(status, 400);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `bogus`"),
+        "{problem}"
+    );
+    let (status, problem) = get("/api/v1/nothing").await;
+    assert_eq!(
+        (status, &problem["detail"]),
+        (404, &Value::from("there is no /api/v1/nothing here"))
+    );
+}

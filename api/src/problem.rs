@@ -37,3 +37,20 @@ impl IntoResponse for Problem {
             .into_response()
     }
 }
+
+/// The query string a handler takes, or a 400 problem saying what is wrong with it.
+pub(crate) fn query<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, Problem> {
+    query
+        .map(|q| q.0)
+        .map_err(|rejection| Problem::new(StatusCode::BAD_REQUEST, rejection.body_text()))
+}
+
+/// Any path the API does not have.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        format!("there is no {} here", uri.path()),
+    )
+}

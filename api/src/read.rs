@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -91,6 +92,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/follow",
             get(follow),
+        )
+        .route(
+            "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/columns/{column}/suggestions",
+            get(suggestions),
         )
 }
 
@@ -195,8 +200,9 @@ struct ErQuery {
 async fn er_diagram(
     State(state): State<AppState>,
     Path((id, database)): Path<(String, String)>,
-    Query(query): Query<ErQuery>,
+    query: Result<Query<ErQuery>, QueryRejection>,
 ) -> Result<Response, Problem> {
+    let query = crate::problem::query(query)?;
     let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, detail);
     let scope = match (query.schema, query.table) {
         (Some(schema), Some(table)) => er::Scope::Around {
@@ -348,6 +354,30 @@ async fn follow(
     })?;
     let (graph, table, mut conn) = table_and_reader(&state, &path).await?;
     relations::follow(&mut conn, &graph, &table, &key, constraint)
+        .await
+        .map(Json)
+        .map_err(browse_problem)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuggestQuery {
+    /// Only values starting with this (case does not matter).
+    prefix: Option<String>,
+    /// At most this many (1 to 100; 10 by default).
+    limit: Option<usize>,
+}
+
+/// The most common values of a column, for filter suggestions.
+async fn suggestions(
+    State(state): State<AppState>,
+    Path((id, database, schema, table, column)): Path<(String, String, String, String, String)>,
+    query: Result<Query<SuggestQuery>, QueryRejection>,
+) -> Result<Json<lens::suggest::Suggestions>, Problem> {
+    let query = crate::problem::query(query)?;
+    let (_, table, mut conn) = table_and_reader(&state, &(id, database, schema, table)).await?;
+    let limit = query.limit.unwrap_or(10);
+    lens::suggest::suggest(&mut conn, &table, &column, query.prefix.as_deref(), limit)
         .await
         .map(Json)
         .map_err(browse_problem)

@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dumps", get(list_dumps))
         .route("/api/v1/dumps/{id}", get(get_dump))
         .merge(crate::read::routes())
+        .fallback(crate::problem::not_found)
         .with_state(state)
 }
 

@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod schema;
 pub mod sql;
 pub mod store;
+pub mod suggest;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod uploads;
