@@ -43,12 +43,80 @@ fn server() -> &'static str {
     })
 }
 
+/// GETs `path`; every JSON response is checked against the server's OpenAPI document.
 async fn get(path: &str) -> (u16, Value) {
     let response = reqwest::get(format!("{}{path}", server())).await.unwrap();
     let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
     let text = response.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if content_type.contains("json") {
+        conforms(path, status, &content_type, &body).await;
+    }
     (status, body)
+}
+
+/// Whether `path` is an instance of `template` (`{name}` standing for one segment).
+fn matches(template: &str, path: &str) -> bool {
+    let (template, path): (Vec<&str>, Vec<&str>) =
+        (template.split('/').collect(), path.split('/').collect());
+    template.len() == path.len()
+        && template
+            .iter()
+            .zip(&path)
+            .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
+}
+
+/// The server's OpenAPI document.
+async fn openapi() -> &'static Value {
+    static DOCUMENT: tokio::sync::OnceCell<Value> = tokio::sync::OnceCell::const_new();
+    DOCUMENT
+        .get_or_init(|| async {
+            let url = format!("{}/api/v1/openapi.json", server());
+            reqwest::get(url).await.unwrap().json().await.unwrap()
+        })
+        .await
+}
+
+/// Checks a response against the schema the OpenAPI document gives for its path, status and
+/// content type (paths the document does not describe, like unknown ones, only as problems).
+async fn conforms(path: &str, status: u16, content_type: &str, body: &Value) {
+    let document = openapi().await;
+    let path = path.split('?').next().unwrap();
+    let operation = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find_map(|(template, item)| matches(template, path).then_some(&item["get"]));
+    let Some(operation) = operation else {
+        assert!(status >= 400, "{path} is not in the OpenAPI document");
+        assert_eq!(content_type, "application/problem+json", "{path}");
+        return;
+    };
+    let media = content_type.split(';').next().unwrap();
+    let schema = &operation["responses"][status.to_string()]["content"][media]["schema"];
+    assert!(
+        !schema.is_null(),
+        "{path}: no {status} {media} response in the document"
+    );
+    let errors = schema_errors(document, schema, body);
+    assert!(errors.is_empty(), "{path} {status}: {errors:?}");
+}
+
+/// What is wrong with `body` as an instance of `schema` (whose references point into the
+/// document's components).
+fn schema_errors(document: &Value, schema: &Value, body: &Value) -> Vec<String> {
+    let mut root = schema.clone();
+    root["components"] = document["components"].clone();
+    let validator = jsonschema::validator_for(&root).unwrap();
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
 }
 
 async fn ok(path: &str) -> Value {
@@ -84,6 +152,30 @@ async fn ready(name: &str) -> (String, String) {
 fn rows_path(id: &str, database: &str, table: &str, query: &str) -> String {
     let (schema, table) = table.split_once('.').unwrap();
     format!("/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/rows?{query}")
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_endpoint() {
+    let document = openapi().await;
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    for path in [
+        "/api/v1/dumps",
+        "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/rows",
+        "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/relationships",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.as_str() == path),
+            "{path} in {paths:?}"
+        );
+    }
+    let responses = &document["paths"]["/api/v1/dumps/{id}"]["get"]["responses"];
+    let problem = &responses["404"]["content"]["application/problem+json"]["schema"];
+    assert!(problem.is_object(), "{responses}");
+    // The check every response here passes can fail.
+    let dump = &responses["200"]["content"]["application/json"]["schema"];
+    assert!(!schema_errors(document, dump, &serde_json::json!({"id": 5})).is_empty());
+    assert!(!schema_errors(document, problem, &serde_json::json!({"status": "x"})).is_empty());
 }
 
 #[tokio::test]

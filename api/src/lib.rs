@@ -1,6 +1,7 @@
 //! The PgDumpLens HTTP API, and `dumplens serve`: the standalone server that runs it over a
 //! PostgreSQL cluster of its own.
 
+pub mod openapi;
 mod problem;
 mod read;
 mod routes;

@@ -4,9 +4,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// An error response: `application/problem+json` with a status and a sentence a person can
-/// act on.
-#[derive(Debug, Clone, Serialize)]
+/// An error response: `application/problem+json` (RFC 9457) with a status and a sentence a
+/// person can act on.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     #[serde(rename = "type")]
     pub kind: &'static str,

@@ -100,9 +100,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// One database of a dump.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Database {
+pub(crate) struct Database {
     /// Its name in the dump (absent for a plain pg_dump script, which does not say).
     name: Option<String>,
     /// The sandbox database it was restored into: the `{database}` of the other endpoints.
@@ -134,7 +134,11 @@ async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Pr
         .collect())
 }
 
-async fn databases(
+/// The databases of a Ready dump: one, or each of a pg_dumpall file's.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases", params(("id" = String, Path, description = "the dump")), responses(
+    (status = 200, body = Vec<Database>), (status = 404, body = Problem), (status = 409, body = Problem),
+))]
+pub(crate) async fn databases(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Database>>, Problem> {
@@ -163,7 +167,11 @@ async fn graph(state: &AppState, id: &str, database: &str) -> Result<SchemaGraph
         })
 }
 
-async fn schema(
+/// The schema graph of a database: tables, columns, keys, indexes, views, functions...
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/schema", params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them")), responses(
+    (status = 200, body = SchemaGraph), (status = 404, body = Problem),
+))]
+pub(crate) async fn schema(
     State(state): State<AppState>,
     Path((id, database)): Path<(String, String)>,
 ) -> Result<Json<SchemaGraph>, Problem> {
@@ -183,9 +191,10 @@ fn find_table(graph: SchemaGraph, schema: &str, table: &str) -> Result<Table, Pr
         })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ErQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ErQuery {
     /// With `table`: the table's schema; alone: every table of this schema.
     schema: Option<String>,
     /// A table and its neighbours (give `schema` too).
@@ -196,8 +205,14 @@ struct ErQuery {
     format: Option<String>,
 }
 
-/// The ER diagram of a table's neighbourhood, a schema, or the whole database.
-async fn er_diagram(
+/// The ER diagram of a table's neighbourhood, a schema, or the whole database, as a JSON graph
+/// or as Mermaid `erDiagram` text (`format=mermaid`).
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/er", params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ErQuery), responses(
+    (status = 200, description = "the diagram: JSON, or Mermaid text with format=mermaid",
+        content((er::Diagram = "application/json"), (String = "text/plain"))),
+    (status = 400, body = Problem), (status = 404, body = Problem),
+))]
+pub(crate) async fn er_diagram(
     State(state): State<AppState>,
     Path((id, database)): Path<(String, String)>,
     query: Result<Query<ErQuery>, QueryRejection>,
@@ -258,7 +273,18 @@ fn page_request(query: Option<&str>) -> Result<PageRequest, Problem> {
     Ok(request)
 }
 
-async fn rows(
+/// A page of rows, in key order or sorted by a column, filtered by `f.<column>=<op>:<value>`
+/// parameters (ops: eq, ne, in (a JSON array), lt, le, gt, ge, isNull, notNull, contains,
+/// startsWith; combined with AND). Pass the page's `next` as `after` for the next page.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/rows",
+    params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path),
+        ("limit" = Option<u32>, Query, description = "rows per page, 1 to 1000 (100)"),
+        ("sort" = Option<String>, Query, description = "a column to sort by first"),
+        ("desc" = Option<bool>, Query, description = "descending"),
+        ("after" = Option<String>, Query, description = "the previous page's next"),
+        ("count" = Option<String>, Query, description = "exact: count the matching rows")),
+    responses((status = 200, body = Page), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn rows(
     State(state): State<AppState>,
     Path(path): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
@@ -316,8 +342,13 @@ async fn table_and_reader(
     Ok((graph, table, conn))
 }
 
-/// Explains one row: inbound and outbound references, the effects of deleting it, its risk.
-async fn relationships(
+/// Explains one row, named by `k.<column>=<value>` for each column of its key: the rows that
+/// reference it (counts and samples), the rows it references, what deleting it would do along
+/// every ON DELETE chain, and the risk of that.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/relationships",
+    params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path), ("samples" = Option<u32>, Query, description = "sample rows per reference, 0 to 20 (3)")),
+    responses((status = 200, body = relations::Explanation), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn relationships(
     State(state): State<AppState>,
     Path(path): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
@@ -339,8 +370,11 @@ async fn relationships(
         .map_err(browse_problem)
 }
 
-/// The row a foreign-key value points at (`constraint=NAME` and the row's key).
-async fn follow(
+/// The row a foreign key of a row (named by `k.<column>=<value>`) points at.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/follow",
+    params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path), ("constraint" = String, Query, description = "the foreign key's name")),
+    responses((status = 200, body = relations::Outbound), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn follow(
     State(state): State<AppState>,
     Path(path): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
@@ -359,9 +393,10 @@ async fn follow(
         .map_err(browse_problem)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-struct SuggestQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct SuggestQuery {
     /// Only values starting with this (case does not matter).
     prefix: Option<String>,
     /// At most this many (1 to 100; 10 by default).
@@ -369,7 +404,10 @@ struct SuggestQuery {
 }
 
 /// The most common values of a column, for filter suggestions.
-async fn suggestions(
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/columns/{column}/suggestions",
+    params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path), ("column" = String, Path), SuggestQuery),
+    responses((status = 200, body = lens::suggest::Suggestions), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn suggestions(
     State(state): State<AppState>,
     Path((id, database, schema, table, column)): Path<(String, String, String, String, String)>,
     query: Result<Query<SuggestQuery>, QueryRejection>,

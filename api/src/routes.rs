@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/v1/version", get(version))
+        .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/dumps", get(list_dumps))
         .route("/api/v1/dumps/{id}", get(get_dump))
         .merge(crate::read::routes())
@@ -52,13 +53,21 @@ async fn index() -> Json<serde_json::Value> {
     }))
 }
 
-#[derive(Serialize)]
-struct Health {
+/// The OpenAPI 3.1 document of this API, generated from the code.
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
     status: &'static str,
 }
 
 /// Healthy when the PostgreSQL server answers within a second.
-async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
+#[utoipa::path(get, path = "/healthz", responses(
+    (status = 200, body = Health), (status = 503, body = Problem),
+))]
+pub(crate) async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Problem> {
     let ping = sqlx::query("SELECT 1").execute(&state.pool);
     match tokio::time::timeout(Duration::from_secs(1), ping).await {
         Ok(Ok(_)) => Ok(Json(Health { status: "ok" })),
@@ -73,21 +82,23 @@ async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, Problem>
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Version {
+pub(crate) struct Version {
     version: &'static str,
     postgres: PostgresInUse,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct PostgresInUse {
+pub(crate) struct PostgresInUse {
     version: String,
     managed: bool,
 }
 
-async fn version(State(state): State<AppState>) -> Json<Version> {
+/// This server's version and the PostgreSQL it uses.
+#[utoipa::path(get, path = "/api/v1/version", responses((status = 200, body = Version)))]
+pub(crate) async fn version(State(state): State<AppState>) -> Json<Version> {
     Json(Version {
         version: env!("CARGO_PKG_VERSION"),
         postgres: PostgresInUse {
@@ -102,11 +113,21 @@ pub(crate) fn store_problem(err: lens::store::StoreError) -> Problem {
     Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
 }
 
-async fn list_dumps(State(state): State<AppState>) -> Result<Json<Vec<DumpRecord>>, Problem> {
+/// Every dump, newest first.
+#[utoipa::path(get, path = "/api/v1/dumps", responses(
+    (status = 200, body = Vec<DumpRecord>), (status = 503, body = Problem),
+))]
+pub(crate) async fn list_dumps(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<DumpRecord>>, Problem> {
     state.store.list().await.map(Json).map_err(store_problem)
 }
 
-async fn get_dump(
+/// One dump.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}", params(("id" = String, Path)), responses(
+    (status = 200, body = DumpRecord), (status = 404, body = Problem),
+))]
+pub(crate) async fn get_dump(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<DumpRecord>, Problem> {

@@ -100,7 +100,7 @@ pub struct PageRequest {
 }
 
 /// One page of rows.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page {
     pub columns: Vec<PageColumn>,
@@ -120,7 +120,7 @@ pub struct Page {
     pub params: Vec<Option<String>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageColumn {
     pub name: String,

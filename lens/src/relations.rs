@@ -18,7 +18,7 @@ pub const MAX_SAMPLES: u32 = 20;
 /// Foreign-key hops a delete chain is followed.
 pub const MAX_DEPTH: usize = 8;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
     /// `schema.table`
@@ -33,7 +33,7 @@ pub struct Explanation {
 }
 
 /// Rows of another table whose foreign key points at this row.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Inbound {
     pub constraint: String,
@@ -47,7 +47,7 @@ pub struct Inbound {
 }
 
 /// The row this row's foreign key points at.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Outbound {
     pub constraint: String,
@@ -59,7 +59,7 @@ pub struct Outbound {
     pub sql: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteEffects {
     /// The statement whose effects these are.
@@ -74,7 +74,7 @@ pub struct DeleteEffects {
 }
 
 /// What one foreign key does to the rows that reference rows being deleted.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DeleteStep {
     /// Hops from the deleted row (1: rows referencing it directly).
@@ -91,7 +91,7 @@ pub struct DeleteStep {
     pub sql: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableEffect {
     pub table: String,
@@ -99,7 +99,7 @@ pub struct TableEffect {
     pub updated: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Risk {
     /// `low`, `medium`, `high` or `critical`.
@@ -109,7 +109,7 @@ pub struct Risk {
     pub reasons: Vec<RiskReason>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RiskReason {
     pub points: u32,
     pub reason: String,

@@ -30,7 +30,7 @@ pub enum StoreError {
 }
 
 /// One dump as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DumpRecord {
     pub id: String,
@@ -53,8 +53,9 @@ pub struct DumpRecord {
 }
 
 /// A phase read back from the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, example = "Ready")]
 pub struct StoredPhase(pub Phase);
 
 impl TryFrom<String> for StoredPhase {

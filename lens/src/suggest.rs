@@ -14,7 +14,7 @@ pub const SAMPLE_ROWS: i64 = 10_000;
 /// Suggestions returned at the most.
 pub const MAX_SUGGESTIONS: usize = 100;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Suggestions {
     /// `statistics` (pg_stats) or `sample` (the first rows counted).
@@ -25,7 +25,7 @@ pub struct Suggestions {
     pub params: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Suggestion {
     pub value: String,
     /// The share of the table's rows (statistics) or of the sample's rows that hold it.
