@@ -284,7 +284,9 @@ fn after_condition(
     format!("({})", alternatives.join(" OR "))
 }
 
-fn encode_cursor(values: &[Option<String>]) -> String {
+/// The cursor that continues after the row whose order key (the `orderBy` columns' values as
+/// text) is `values`.
+pub fn cursor(values: &[Option<String>]) -> String {
     URL_SAFE_NO_PAD.encode(serde_json::to_vec(values).expect("strings serialise"))
 }
 
@@ -416,7 +418,7 @@ pub async fn page(
         last_key = Some(key);
     }
     let next = match (fetched.len() > limit as usize, last_key) {
-        (true, Some(key)) => Some(encode_cursor(&key)),
+        (true, Some(key)) => Some(cursor(&key)),
         _ => None,
     };
     let exact_total = if request.exact_count {
