@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lens::testing::{admin_url, expected_facts, fixture};
 use serde_json::Value;
+use sqlx::Connection;
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
 
@@ -46,6 +47,22 @@ fn server() -> &'static str {
 /// GETs `path`; every JSON response is checked against the server's OpenAPI document.
 async fn get(path: &str) -> (u16, Value) {
     let response = reqwest::get(format!("{}{path}", server())).await.unwrap();
+    checked("get", path, response).await
+}
+
+/// POSTs `body` to `path`, checked like [`get`].
+async fn post(path: &str, body: Value) -> (u16, Value) {
+    let url = format!("{}{path}", server());
+    let response = reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    checked("post", path, response).await
+}
+
+async fn checked(method: &str, path: &str, response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()
@@ -55,7 +72,7 @@ async fn get(path: &str) -> (u16, Value) {
     let text = response.text().await.unwrap();
     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
     if content_type.contains("json") {
-        conforms(path, status, &content_type, &body).await;
+        conforms(method, path, status, &content_type, &body).await;
     }
     (status, body)
 }
@@ -84,14 +101,14 @@ async fn openapi() -> &'static Value {
 
 /// Checks a response against the schema the OpenAPI document gives for its path, status and
 /// content type (paths the document does not describe, like unknown ones, only as problems).
-async fn conforms(path: &str, status: u16, content_type: &str, body: &Value) {
+async fn conforms(method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
     let document = openapi().await;
     let path = path.split('?').next().unwrap();
     let operation = document["paths"]
         .as_object()
         .unwrap()
         .iter()
-        .find_map(|(template, item)| matches(template, path).then_some(&item["get"]));
+        .find_map(|(template, item)| matches(template, path).then_some(&item[method]));
     let Some(operation) = operation else {
         assert!(status >= 400, "{path} is not in the OpenAPI document");
         assert_eq!(content_type, "application/problem+json", "{path}");
@@ -364,5 +381,103 @@ async fn suggestions_for_a_filter() {
     assert_eq!(
         (status, &problem["detail"]),
         (404, &Value::from("there is no /api/v1/nothing here"))
+    );
+}
+
+#[tokio::test]
+async fn searching_every_table_for_text() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let found = ok(&format!(
+        "/api/v1/dumps/{id}/databases/{database}/search?q=MARY.SMITH@&limit=10"
+    ))
+    .await;
+    assert_eq!(found["complete"], true);
+    assert_eq!(found["matches"][0]["table"], "public.customer", "{found}");
+    let (status, problem) = get(&format!("/api/v1/dumps/{id}/databases/{database}/search")).await;
+    assert_eq!(status, 400, "{problem}");
+}
+
+#[tokio::test]
+async fn the_sql_console_reads_and_cannot_write_or_reach_another_dump() {
+    let (id, database) = ready("pagila.pg18.custom.dump").await;
+    let sql = format!("/api/v1/dumps/{id}/databases/{database}/sql");
+    let result = post(&sql, serde_json::json!({"sql": "SELECT first_name, last_name FROM customer ORDER BY customer_id LIMIT 3;"})).await.1;
+    assert_eq!(result["rows"][0]["first_name"], "MARY", "{result}");
+    assert_eq!(result["columns"][1]["name"], "last_name");
+    let capped = post(
+        &sql,
+        serde_json::json!({"sql": "SELECT * FROM rental", "maxRows": 5}),
+    )
+    .await
+    .1;
+    assert_eq!(
+        (
+            capped["rows"].as_array().unwrap().len(),
+            &capped["truncated"]
+        ),
+        (5, &Value::Bool(true))
+    );
+    let plan = post(
+        &sql,
+        serde_json::json!({"sql": "SELECT * FROM film WHERE film_id = 1", "explain": "plan"}),
+    )
+    .await
+    .1;
+    assert!(plan["plan"][0]["Plan"]["Node Type"].is_string(), "{plan}");
+
+    for (statement, says) in [
+        ("DELETE FROM rental", "this statement returns no rows"),
+        (
+            "WITH d AS (DELETE FROM rental RETURNING *) SELECT count(*) FROM d",
+            "permission denied",
+        ),
+        ("SELECT lo_creat(-1)", "read-only transaction"),
+        (
+            "SELECT 1; DROP TABLE rental",
+            "cannot insert multiple commands",
+        ),
+        (
+            "SELECT set_config('transaction_read_only', 'off', true)",
+            "read-write",
+        ),
+        ("SELECT pg_read_file('/etc/passwd')", "permission denied"),
+        ("SELECT * FROM pg_authid", "permission denied"),
+    ] {
+        let (status, problem) = post(&sql, serde_json::json!({"sql": statement})).await;
+        assert_eq!(status, 400, "{statement}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{statement}: {problem}"
+        );
+    }
+    let rentals = post(
+        &sql,
+        serde_json::json!({"sql": "SELECT count(*) AS n FROM rental"}),
+    )
+    .await
+    .1;
+    assert_eq!(rentals["rows"][0]["n"], 16044);
+
+    // The reader's login opens its own sandbox and nothing else.
+    let (other, other_database) = ready("chinook.pg15.sql").await;
+    assert_ne!(other, id);
+    let reader = format!("dl_{id}_r");
+    let admin: lens::conninfo::ServerUrl = admin_url().parse().unwrap();
+    let mut conn = sqlx::PgConnection::connect_with(&admin.connect_options())
+        .await
+        .unwrap();
+    sqlx::query(&format!("ALTER ROLE {reader} PASSWORD 'known'"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let as_reader = admin
+        .with_login(&reader, "known")
+        .with_database(&other_database);
+    let refused = sqlx::PgConnection::connect_with(&as_reader.connect_options())
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
     );
 }

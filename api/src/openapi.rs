@@ -23,6 +23,8 @@ use crate::{read, routes};
         read::relationships,
         read::follow,
         read::suggestions,
+        read::search,
+        read::console,
     )
 )]
 struct ApiDoc;
@@ -33,7 +35,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = ApiDoc::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").into();
     for item in document.paths.paths.values_mut() {
-        for operation in item.get.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
             for (status, response) in operation.responses.responses.iter_mut() {
                 let utoipa::openapi::RefOr::T(response) = response else {
                     continue;

@@ -10,7 +10,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use lens::browse::{self, BrowseError, Filter, Page, PageRequest};
 use lens::conninfo::ServerUrl;
@@ -30,11 +30,14 @@ const STATEMENT_TIMEOUT: &str = "10s";
 /// Connections per sandbox database.
 const CONNECTIONS_PER_SANDBOX: u32 = 4;
 
-/// Read-only connection pools to sandbox databases, made on first use.
+/// Read-only connection pools to sandbox databases, made on first use: as the admin for the
+/// statements the API builds, and as each sandbox's reader for the SQL console.
 #[derive(Clone, Debug)]
 pub struct Readers {
     server: ServerUrl,
     pools: Arc<Mutex<HashMap<String, PgPool>>>,
+    /// The console's pools by database, made with the reader's password once per process.
+    consoles: Arc<tokio::sync::Mutex<HashMap<String, PgPool>>>,
 }
 
 impl Readers {
@@ -43,7 +46,42 @@ impl Readers {
         Self {
             server,
             pools: Arc::default(),
+            consoles: Arc::default(),
         }
+    }
+
+    /// A pool of connections as the reader of sandbox `id` to `database`; the reader is made
+    /// (or its password renewed) for all of `databases` on first use.
+    async fn console(
+        &self,
+        id: &str,
+        databases: &[String],
+        database: &str,
+    ) -> Result<PgPool, Problem> {
+        let mut consoles = self.consoles.lock().await;
+        if let Some(pool) = consoles.get(database) {
+            return Ok(pool.clone());
+        }
+        let names = lens::sandbox::SandboxNames {
+            role: format!("{}{id}", lens::sandbox::PREFIX),
+            databases: databases.to_vec(),
+        };
+        let password = lens::sandbox::new_password();
+        lens::sandbox::ensure_reader(&self.server, &names, &password)
+            .await
+            .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+        for sandbox in databases {
+            let login = self
+                .server
+                .with_login(&names.reader(), &password)
+                .with_database(sandbox);
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .idle_timeout(Duration::from_secs(60))
+                .connect_lazy_with(login.connect_options().application_name("dumplens-console"));
+            consoles.insert(sandbox.clone(), pool);
+        }
+        Ok(consoles[database].clone())
     }
 
     fn pool(&self, database: &str) -> PgPool {
@@ -97,6 +135,8 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/columns/{column}/suggestions",
             get(suggestions),
         )
+        .route("/api/v1/dumps/{id}/databases/{database}/search", get(search))
+        .route("/api/v1/dumps/{id}/databases/{database}/sql", post(console))
 }
 
 /// One database of a dump.
@@ -333,13 +373,17 @@ async fn table_and_reader(
 ) -> Result<(SchemaGraph, Table, PoolConnection<Postgres>), Problem> {
     let graph = graph(state, id, database).await?;
     let table = find_table(graph.clone(), schema, table)?;
-    let conn = state
+    Ok((graph, table, reader(state, database).await?))
+}
+
+/// A read-only connection to `database`.
+async fn reader(state: &AppState, database: &str) -> Result<PoolConnection<Postgres>, Problem> {
+    state
         .readers
         .pool(database)
         .acquire()
         .await
-        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
-    Ok((graph, table, conn))
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 
 /// Explains one row, named by `k.<column>=<value>` for each column of its key: the rows that
@@ -416,6 +460,78 @@ pub(crate) async fn suggestions(
     let (_, table, mut conn) = table_and_reader(&state, &(id, database, schema, table)).await?;
     let limit = query.limit.unwrap_or(10);
     lens::suggest::suggest(&mut conn, &table, &column, query.prefix.as_deref(), limit)
+        .await
+        .map(Json)
+        .map_err(browse_problem)
+}
+
+/// How long one search may take.
+const SEARCH_BUDGET: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SearchQuery {
+    /// The text to find (case does not matter).
+    q: String,
+    /// Rows at the most, over all tables (1 to 500; 50 by default).
+    limit: Option<usize>,
+}
+
+/// Searches the text-like columns of every table, for at most 5 seconds.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/search",
+    params(("id" = String, Path), ("database" = String, Path), SearchQuery),
+    responses((status = 200, body = lens::search::SearchResults), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    Path((id, database)): Path<(String, String)>,
+    query: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<lens::search::SearchResults>, Problem> {
+    let query = crate::problem::query(query)?;
+    let graph = graph(&state, &id, &database).await?;
+    let mut conn = reader(&state, &database).await?;
+    let limit = query.limit.unwrap_or(50);
+    lens::search::search(&mut conn, &graph, &query.q, limit, SEARCH_BUDGET)
+        .await
+        .map(Json)
+        .map_err(browse_problem)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ConsoleRequest {
+    /// One statement (a query).
+    sql: String,
+    #[serde(default)]
+    explain: lens::console::Explain,
+    /// Rows at the most (1 to 10,000; 1,000 by default).
+    max_rows: Option<usize>,
+}
+
+/// Runs one read-only statement as the sandbox's reader (which can read nothing else), in a
+/// read-only transaction with a 10 s statement timeout; or returns its plan.
+#[utoipa::path(post, path = "/api/v1/dumps/{id}/databases/{database}/sql",
+    params(("id" = String, Path), ("database" = String, Path)), request_body = ConsoleRequest,
+    responses((status = 200, body = lens::console::ConsoleResult), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub(crate) async fn console(
+    State(state): State<AppState>,
+    Path((id, database)): Path<(String, String)>,
+    body: Result<Json<ConsoleRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<lens::console::ConsoleResult>, Problem> {
+    let Json(request) = body.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    graph(&state, &id, &database).await?;
+    let databases: Vec<String> = ready_databases(&state, &id)
+        .await?
+        .into_iter()
+        .map(|d| d.sandbox)
+        .collect();
+    let pool = state.readers.console(&id, &databases, &database).await?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let max_rows = request.max_rows.unwrap_or(1000);
+    lens::console::run(&mut conn, &request.sql, request.explain, max_rows)
         .await
         .map(Json)
         .map_err(browse_problem)

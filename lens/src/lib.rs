@@ -3,6 +3,7 @@
 
 pub mod browse;
 pub mod conninfo;
+pub mod console;
 pub mod dump;
 pub mod er;
 pub mod fetch;
@@ -13,6 +14,7 @@ pub mod relations;
 pub mod restore;
 pub mod sandbox;
 pub mod schema;
+pub mod search;
 pub mod sql;
 pub mod store;
 pub mod suggest;

@@ -4,6 +4,8 @@
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, Executor, PgConnection};
 
+use crate::conninfo::ServerUrl;
+
 /// Every sandbox role and database name starts with this.
 pub const PREFIX: &str = "dl_";
 
@@ -24,6 +26,12 @@ pub struct SandboxNames {
 }
 
 impl SandboxNames {
+    /// The read-only login for people's SQL: `dl_<id>_r` (no id has an underscore, so no other
+    /// sandbox's names can be it).
+    pub fn reader(&self) -> String {
+        format!("{}_r", self.role)
+    }
+
     /// Names for `count` databases of dump `id`: `dl_<id>` for one database, `dl_<id>_<n>` for
     /// several (a `pg_dumpall` file). The role is `dl_<id>`.
     pub fn new(id: &str, count: usize) -> Result<Self, SandboxError> {
@@ -138,7 +146,84 @@ pub async fn drop_all(admin: &mut PgConnection, names: &SandboxNames) -> Result<
         )
         .await?;
     }
+    run(admin, format!("DROP ROLE IF EXISTS {}", names.reader())).await?;
     run(admin, format!("DROP ROLE IF EXISTS {}", names.role)).await
+}
+
+/// Makes (or gives a new password to) the sandbox's reader: a login that may only read the
+/// sandbox databases, always in read-only transactions with a statement timeout, for SQL
+/// typed by a person. Its databases' privileges go with them when they are dropped.
+/// `admin` must be a superuser (it grants on the owner's behalf, and BYPASSRLS, so the reader
+/// sees every row as the owner does).
+pub async fn ensure_reader(
+    admin: &ServerUrl,
+    names: &SandboxNames,
+    password: &str,
+) -> Result<(), SandboxError> {
+    debug_assert!(password.bytes().all(|b| b.is_ascii_hexdigit()));
+    let reader = names.reader();
+    let mut conn = connect(&admin.connect_options()).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)")
+            .bind(&reader)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|source| SandboxError::Server {
+                action: "looking for the reader role".into(),
+                source,
+            })?;
+    let verb = if exists { "ALTER" } else { "CREATE" };
+    run(
+        &mut conn,
+        format!(
+            "{verb} ROLE {reader} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS NOINHERIT CONNECTION LIMIT 8 PASSWORD '{password}'"
+        ),
+    )
+    .await?;
+    for setting in [
+        "default_transaction_read_only = on",
+        "statement_timeout = '10s'",
+        "idle_in_transaction_session_timeout = '30s'",
+    ] {
+        run(&mut conn, format!("ALTER ROLE {reader} SET {setting}")).await?;
+    }
+    for database in &names.databases {
+        run(
+            &mut conn,
+            format!("GRANT CONNECT ON DATABASE {database} TO {reader}"),
+        )
+        .await?;
+        let mut db = connect(&admin.with_database(database).connect_options()).await?;
+        let schemas: Vec<String> = sqlx::query_scalar(
+            "SELECT quote_ident(nspname) FROM pg_namespace
+             WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+               AND nspname NOT LIKE 'pg\\_temp\\_%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%'",
+        )
+        .fetch_all(&mut db)
+        .await
+        .map_err(|source| SandboxError::Server {
+            action: "listing schemas to grant on".into(),
+            source,
+        })?;
+        for schema in schemas {
+            run(
+                &mut db,
+                format!("GRANT USAGE ON SCHEMA {schema} TO {reader}"),
+            )
+            .await?;
+            run(
+                &mut db,
+                format!("GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {reader}"),
+            )
+            .await?;
+            run(
+                &mut db,
+                format!("GRANT SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {reader}"),
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The ids of every sandbox on the server (from its roles and databases).
