@@ -28,14 +28,19 @@ use crate::routes::{AppState, dump_record, store_problem};
 /// How long one statement against a sandbox may run.
 const STATEMENT_TIMEOUT: &str = "10s";
 /// Connections per sandbox database.
-const CONNECTIONS_PER_SANDBOX: u32 = 4;
+const CONNECTIONS_PER_SANDBOX: u32 = 8;
+
+/// (dump id, sandbox database)
+type SandboxDatabase = (String, String);
 
 /// Read-only connection pools to sandbox databases, made on first use: as the admin for the
-/// statements the API builds, and as each sandbox's reader for the SQL console.
+/// statements the API builds, and as each sandbox's reader for the SQL console; and the schema
+/// graphs of the sandboxes, kept once read.
 #[derive(Clone, Debug)]
 pub struct Readers {
     server: ServerUrl,
     pools: Arc<Mutex<HashMap<String, PgPool>>>,
+    graphs: Arc<Mutex<HashMap<SandboxDatabase, Arc<SchemaGraph>>>>,
     /// The console's pools by database, made with the reader's password once per process.
     consoles: Arc<tokio::sync::Mutex<HashMap<String, PgPool>>>,
 }
@@ -46,6 +51,7 @@ impl Readers {
         Self {
             server,
             pools: Arc::default(),
+            graphs: Arc::default(),
             consoles: Arc::default(),
         }
     }
@@ -185,8 +191,13 @@ pub(crate) async fn databases(
     ready_databases(&state, &id).await.map(Json)
 }
 
-/// The schema graph of `database`, which must be one of dump `id`'s.
-async fn graph(state: &AppState, id: &str, database: &str) -> Result<SchemaGraph, Problem> {
+/// The schema graph of `database`, which must be one of dump `id`'s. A restored database's
+/// graph never changes, so it is read from the store once and kept.
+async fn graph(
+    state: &AppState,
+    id: &str,
+    database: &str,
+) -> Result<Arc<SchemaGraph>, Problem> {
     let databases = ready_databases(state, id).await?;
     if !databases.iter().any(|d| d.sandbox == database) {
         return Err(Problem::new(
@@ -194,7 +205,11 @@ async fn graph(state: &AppState, id: &str, database: &str) -> Result<SchemaGraph
             format!("dump {id:?} has no database {database:?}"),
         ));
     }
-    state
+    let key = (id.to_string(), database.to_string());
+    if let Some(graph) = state.readers.graphs.lock().expect("not poisoned").get(&key) {
+        return Ok(graph.clone());
+    }
+    let graph = state
         .store
         .schema_graph(id, database)
         .await
@@ -204,7 +219,11 @@ async fn graph(state: &AppState, id: &str, database: &str) -> Result<SchemaGraph
                 StatusCode::NOT_FOUND,
                 format!("the schema of {database:?} has not been read yet"),
             )
-        })
+        })?;
+    let graph = Arc::new(graph);
+    let mut graphs = state.readers.graphs.lock().expect("not poisoned");
+    graphs.insert(key, graph.clone());
+    Ok(graph)
 }
 
 /// The schema graph of a database: tables, columns, keys, indexes, views, functions...
@@ -215,14 +234,17 @@ pub(crate) async fn schema(
     State(state): State<AppState>,
     Path((id, database)): Path<(String, String)>,
 ) -> Result<Json<SchemaGraph>, Problem> {
-    graph(&state, &id, &database).await.map(Json)
+    graph(&state, &id, &database)
+        .await
+        .map(|graph| Json(SchemaGraph::clone(&graph)))
 }
 
-fn find_table(graph: SchemaGraph, schema: &str, table: &str) -> Result<Table, Problem> {
+fn find_table(graph: &SchemaGraph, schema: &str, table: &str) -> Result<Table, Problem> {
     graph
         .tables
-        .into_iter()
+        .iter()
         .find(|t| t.schema == schema && t.name == table)
+        .cloned()
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
@@ -370,9 +392,9 @@ fn row_key(query: Option<&str>, allowed: &[&str]) -> Result<KeyQuery, Problem> {
 async fn table_and_reader(
     state: &AppState,
     (id, database, schema, table): &(String, String, String, String),
-) -> Result<(SchemaGraph, Table, PoolConnection<Postgres>), Problem> {
+) -> Result<(Arc<SchemaGraph>, Table, PoolConnection<Postgres>), Problem> {
     let graph = graph(state, id, database).await?;
-    let table = find_table(graph.clone(), schema, table)?;
+    let table = find_table(&graph, schema, table)?;
     Ok((graph, table, reader(state, database).await?))
 }
 
