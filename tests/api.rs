@@ -1,5 +1,6 @@
 //! The read API over HTTP against restored fixtures: databases, schema graphs, ER diagrams and
-//! rows, with real values from pagila and chinook, and problem documents for bad requests.
+//! rows, with real values from pagila and chinook, and problem documents for bad requests;
+//! world is there to be deleted.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -24,6 +25,7 @@ fn server() -> &'static str {
             dumps: vec![
                 fixture("pagila.pg18.custom.dump"),
                 fixture("chinook.pg15.sql"),
+                fixture("world.pg18.custom.dump"),
             ],
             ttl: None,
             sweep_interval: Duration::from_secs(3600),
@@ -480,4 +482,20 @@ async fn the_sql_console_reads_and_cannot_write_or_reach_another_dump() {
         refused.to_string().contains("permission denied"),
         "{refused}"
     );
+}
+
+#[tokio::test]
+async fn deleting_a_dump_drops_its_sandbox_and_forgets_it() {
+    let (id, database) = ready("world.pg18.custom.dump").await;
+    ok(&rows_path(&id, &database, "public.city", "limit=1")).await;
+    let url = format!("{}/api/v1/dumps/{id}", server());
+    let deleted = reqwest::Client::new().delete(&url).send().await.unwrap();
+    assert_eq!(deleted.status().as_u16(), 204);
+    assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
+    let (status, _) = get(&format!("/api/v1/dumps/{id}")).await;
+    assert_eq!(status, 404);
+    let (status, _) = get(&rows_path(&id, &database, "public.city", "limit=1")).await;
+    assert_eq!(status, 404);
+    let again = reqwest::Client::new().delete(&url).send().await.unwrap();
+    assert_eq!(again.status().as_u16(), 404);
 }

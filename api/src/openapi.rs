@@ -16,6 +16,7 @@ use crate::{read, routes};
         routes::version,
         routes::list_dumps,
         routes::get_dump,
+        routes::delete_dump,
         read::databases,
         read::schema,
         read::er_diagram,

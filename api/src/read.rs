@@ -56,6 +56,32 @@ impl Readers {
         }
     }
 
+    /// Lets go of everything kept for a deleted dump: its graphs and its connection pools.
+    pub(crate) async fn forget(&self, id: &str, record: &lens::store::DumpRecord) {
+        let databases: Vec<String> = record
+            .summary
+            .as_ref()
+            .and_then(|s| s["databases"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["sandbox"].as_str().map(str::to_string))
+            .collect();
+        self.graphs
+            .lock()
+            .expect("not poisoned")
+            .retain(|(dump, _), _| dump != id);
+        let mut pools = Vec::new();
+        {
+            let mut readers = self.pools.lock().expect("not poisoned");
+            pools.extend(databases.iter().filter_map(|d| readers.remove(d)));
+        }
+        let mut consoles = self.consoles.lock().await;
+        pools.extend(databases.iter().filter_map(|d| consoles.remove(d)));
+        for pool in pools {
+            pool.close().await;
+        }
+    }
+
     /// A pool of connections as the reader of sandbox `id` to `database`; the reader is made
     /// (or its password renewed) for all of `databases` on first use.
     async fn console(
@@ -193,11 +219,7 @@ pub(crate) async fn databases(
 
 /// The schema graph of `database`, which must be one of dump `id`'s. A restored database's
 /// graph never changes, so it is read from the store once and kept.
-async fn graph(
-    state: &AppState,
-    id: &str,
-    database: &str,
-) -> Result<Arc<SchemaGraph>, Problem> {
+async fn graph(state: &AppState, id: &str, database: &str) -> Result<Arc<SchemaGraph>, Problem> {
     let databases = ready_databases(state, id).await?;
     if !databases.iter().any(|d| d.sandbox == database) {
         return Err(Problem::new(

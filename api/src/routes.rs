@@ -19,6 +19,8 @@ pub struct AppState {
     pub pool: PgPool,
     /// The dumps this server knows.
     pub store: Store,
+    /// Drives the dumps' lifecycle (restores, deletion).
+    pub(crate) worker: crate::standalone::Worker,
     /// Read-only connections to the sandboxes.
     pub readers: crate::read::Readers,
     /// `server_version` of that server.
@@ -34,7 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/version", get(version))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/dumps", get(list_dumps))
-        .route("/api/v1/dumps/{id}", get(get_dump))
+        .route("/api/v1/dumps/{id}", get(get_dump).delete(delete_dump))
         .merge(crate::read::routes())
         .fallback(crate::problem::not_found)
         .with_state(state)
@@ -132,6 +134,34 @@ pub(crate) async fn get_dump(
     Path(id): Path<String>,
 ) -> Result<Json<DumpRecord>, Problem> {
     dump_record(&state, &id).await.map(Json)
+}
+
+/// Deletes a dump that is not being restored: its sandbox, its record, and its file when it
+/// was an upload.
+#[utoipa::path(delete, path = "/api/v1/dumps/{id}", params(("id" = String, Path)), responses(
+    (status = 204, description = "deleted"), (status = 404, body = Problem), (status = 409, body = Problem),
+))]
+pub(crate) async fn delete_dump(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    match state.worker.delete(&id).await {
+        Ok(Some(record)) => {
+            state.readers.forget(&id, &record).await;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Ok(None) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no dump {id:?}"),
+        )),
+        Err(err @ crate::standalone::WorkerError::Busy(_)) => {
+            Err(Problem::new(StatusCode::CONFLICT, err.to_string()))
+        }
+        Err(err) => Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            err.to_string(),
+        )),
+    }
 }
 
 /// The record of dump `id`, or a 404 naming it.

@@ -281,6 +281,25 @@ impl Store {
         Ok(graph.map(|g| g.0))
     }
 
+    /// Forgets dump `id` and its schema graphs, if it is settled (Ready, Failed or Expired): a
+    /// restore under way owns its record until it ends. Returns the record forgotten; `None`
+    /// when there was none or it is still in progress (see [`Store::get`] for which).
+    pub async fn delete_settled(&self, id: &str) -> Result<Option<DumpRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let record: Option<DumpRecord> = sqlx::query_as(
+            "DELETE FROM dumps WHERE id = $1 AND phase IN ('Ready', 'Failed', 'Expired') RETURNING *",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM schema_graphs WHERE dump_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
     /// Forgets the schema graphs of dump `id` (none is fine).
     pub async fn delete_schema_graphs(&self, id: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM schema_graphs WHERE dump_id = $1")

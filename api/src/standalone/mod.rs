@@ -3,6 +3,8 @@
 
 mod worker;
 
+pub(crate) use worker::{Worker, WorkerError};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -165,6 +167,7 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
     tokio::spawn(worker.clone().run_sweeps(options.sweep_interval));
     let state = AppState {
         pool,
+        worker: worker.clone(),
         readers: crate::read::Readers::new(admin),
         store,
         postgres_version,

@@ -27,14 +27,17 @@ pub enum WorkerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the dump is {0}: wait until its restore has ended")]
+    Busy(Phase),
 }
 
 /// Drives dumps through their lifecycle on this server.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Worker {
     inner: Arc<Inner>,
 }
 
+#[derive(Debug)]
 struct Inner {
     store: Store,
     admin: ServerUrl,
@@ -300,6 +303,23 @@ impl Worker {
         let names = owned_names(&mut admin, id).await?;
         sandbox::drop_all(&mut admin, &names).await?;
         Ok(())
+    }
+
+    /// Deletes a settled dump: its record, its sandbox, and its file when it was an upload.
+    /// `Ok(None)` when there is no such dump; an error says when it is still being restored.
+    pub async fn delete(&self, id: &str) -> Result<Option<DumpRecord>, WorkerError> {
+        let Some(record) = self.store().delete_settled(id).await? else {
+            return match self.store().get(id).await? {
+                Some(record) => Err(WorkerError::Busy(record.phase.0)),
+                None => Ok(None),
+            };
+        };
+        self.drop_sandbox(id).await?;
+        if record.owns_file {
+            let _ = std::fs::remove_file(&record.file);
+        }
+        tracing::info!(%id, name = %record.name, "dump deleted");
+        Ok(Some(record))
     }
 
     /// Applies the TTL: drops the sandbox (and the file, when it was an upload) of every dump
