@@ -204,6 +204,7 @@ async fn serve(dump: &std::path::Path) -> Served {
         ttl: None,
         sweep_interval: Duration::from_secs(3600),
         restore_program: Some(DUMPLENS.into()),
+        max_upload_bytes: 1 << 30,
     };
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -43,6 +43,9 @@ enum Command {
         /// How often expired dumps and orphaned sandboxes are looked for.
         #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", hide = true)]
         sweep_interval: std::time::Duration,
+        /// The largest upload accepted, in bytes.
+        #[arg(long, env = "DUMPLENS_MAX_UPLOAD_BYTES", default_value_t = api::standalone::DEFAULT_MAX_UPLOAD_BYTES)]
+        max_upload_bytes: u64,
         /// Dump files to restore and serve (a file given again is not restored twice).
         dumps: Vec<PathBuf>,
     },
@@ -77,6 +80,7 @@ async fn main() -> ExitCode {
             pg_bindir,
             ttl,
             sweep_interval,
+            max_upload_bytes,
             dumps,
         } => {
             let options = api::standalone::ServeOptions {
@@ -88,6 +92,7 @@ async fn main() -> ExitCode {
                 ttl,
                 sweep_interval,
                 restore_program: None,
+                max_upload_bytes,
             };
             api::standalone::serve(options, |url| println!("PgDumpLens is ready at {url}"))
                 .await

@@ -19,7 +19,7 @@ fn server() -> &'static str {
         let (ready, url) = std::sync::mpsc::channel();
         let options = api::standalone::ServeOptions {
             listen: "127.0.0.1:0".parse().unwrap(),
-            data_dir: None,
+            data_dir: Some(lens::testing::reachable_tempdir().keep()),
             database_url: Some(admin_url().to_string()),
             pg_bindir: None,
             dumps: vec![
@@ -30,6 +30,7 @@ fn server() -> &'static str {
             ttl: None,
             sweep_interval: Duration::from_secs(3600),
             restore_program: Some(DUMPLENS.into()),
+            max_upload_bytes: 50 << 20,
         };
         std::thread::spawn(move || {
             tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -498,4 +499,117 @@ async fn deleting_a_dump_drops_its_sandbox_and_forgets_it() {
     assert_eq!(status, 404);
     let again = reqwest::Client::new().delete(&url).send().await.unwrap();
     assert_eq!(again.status().as_u16(), 404);
+}
+
+async fn put_part(id: &str, bytes: &[u8], range: Option<String>) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .put(format!("{}/api/v1/uploads/{id}", server()))
+        .body(bytes.to_vec());
+    if let Some(range) = range {
+        request = request.header("content-range", range);
+    }
+    checked(
+        "put",
+        &format!("/api/v1/uploads/{id}"),
+        request.send().await.unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_upload_in_two_parts_resumes_and_becomes_a_ready_dump() {
+    let bytes = std::fs::read(fixture("world.pg18.custom.dump")).unwrap();
+    let total = bytes.len();
+    let (status, created) = post(
+        "/api/v1/uploads",
+        serde_json::json!({"name": "world upload.dump", "size": total}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let half = total / 2;
+    let (status, partial) = put_part(
+        &id,
+        &bytes[..half],
+        Some(format!("bytes 0-{}/{total}", half - 1)),
+    )
+    .await;
+    assert_eq!(
+        (status, &partial["offset"]),
+        (202, &Value::from(half)),
+        "{partial}"
+    );
+    // Sent again from the start: refused, saying where to go on from.
+    let (status, problem) = put_part(&id, &bytes[..10], Some(format!("bytes 0-9/{total}"))).await;
+    assert_eq!(status, 409);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("the server has {half} bytes")),
+        "{problem}"
+    );
+    assert_eq!(ok(&format!("/api/v1/uploads/{id}")).await["offset"], half);
+    let (status, done) = put_part(
+        &id,
+        &bytes[half..],
+        Some(format!("bytes {half}-{}/{total}", total - 1)),
+    )
+    .await;
+    assert_eq!(status, 201, "{done}");
+    let sha256 = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(done["sha256"], sha256);
+    assert_eq!(done["bytes"], total);
+    let (dump, database) = ready("world upload.dump").await;
+    assert_eq!(dump, id);
+    let cities = ok(&rows_path(
+        &dump,
+        &database,
+        "public.city",
+        "count=exact&limit=1",
+    ))
+    .await;
+    assert_eq!(cities["exactTotal"], 4079);
+
+    let (status, problem) = post(
+        "/api/v1/uploads",
+        serde_json::json!({"name": "big.dump", "size": 1u64 << 40}),
+    )
+    .await;
+    assert_eq!(status, 413, "{problem}");
+    let (status, _) = post("/api/v1/uploads", serde_json::json!({"name": "../x"})).await;
+    assert_eq!(status, 400);
+    let small = post(
+        "/api/v1/uploads",
+        serde_json::json!({"name": "small.dump", "size": 3}),
+    )
+    .await
+    .1;
+    let small = small["id"].as_str().unwrap();
+    let (status, problem) = put_part(small, b"x", Some("bytes x".into())).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Content-Range must read"),
+        "{problem}"
+    );
+    let (status, problem) = put_part(small, b"12345", None).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("more bytes than the 3"),
+        "{problem}"
+    );
+    let (status, _) = put_part("nope", b"x", None).await;
+    assert_eq!(status, 404);
 }

@@ -6,6 +6,7 @@ mod problem;
 mod read;
 mod routes;
 pub mod standalone;
+mod uploads;
 
 pub use problem::Problem;
 pub use routes::{AppState, router};

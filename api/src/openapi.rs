@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{read, routes};
+use crate::{read, routes, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,6 +17,9 @@ use crate::{read, routes};
         routes::list_dumps,
         routes::get_dump,
         routes::delete_dump,
+        uploads::create,
+        uploads::status,
+        uploads::put,
         read::databases,
         read::schema,
         read::er_diagram,

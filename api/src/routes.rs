@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use lens::store::{DumpRecord, Store};
 use serde::Serialize;
@@ -21,6 +21,8 @@ pub struct AppState {
     pub store: Store,
     /// Drives the dumps' lifecycle (restores, deletion).
     pub(crate) worker: crate::standalone::Worker,
+    /// Where uploaded files go.
+    pub uploads: crate::uploads::Uploads,
     /// Read-only connections to the sandboxes.
     pub readers: crate::read::Readers,
     /// `server_version` of that server.
@@ -37,6 +39,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/dumps", get(list_dumps))
         .route("/api/v1/dumps/{id}", get(get_dump).delete(delete_dump))
+        .route("/api/v1/uploads", post(crate::uploads::create))
+        .route(
+            "/api/v1/uploads/{id}",
+            get(crate::uploads::status).put(crate::uploads::put),
+        )
         .merge(crate::read::routes())
         .fallback(crate::problem::not_found)
         .with_state(state)

@@ -39,7 +39,12 @@ pub struct ServeOptions {
     pub sweep_interval: Duration,
     /// The `dumplens` program that runs restores; this executable when `None`.
     pub restore_program: Option<PathBuf>,
+    /// The largest upload accepted, in bytes.
+    pub max_upload_bytes: u64,
 }
+
+/// The largest upload accepted unless told otherwise: 64 GiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -118,14 +123,15 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
             })?;
     let addr = listener.local_addr().map_err(ServeError::Http)?;
 
+    let data_dir = options
+        .data_dir
+        .clone()
+        .or_else(default_data_dir)
+        .ok_or(ServeError::NoDataDir)?;
     let (cluster, admin_url) = match &options.database_url {
         Some(url) => (None, url.clone()),
         None => {
-            let data_dir = options
-                .data_dir
-                .clone()
-                .or_else(default_data_dir)
-                .ok_or(ServeError::NoDataDir)?;
+            let data_dir = data_dir.clone();
             let explicit = options
                 .pg_bindir
                 .clone()
@@ -168,6 +174,10 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
     let state = AppState {
         pool,
         worker: worker.clone(),
+        uploads: crate::uploads::Uploads {
+            dir: data_dir.join("uploads"),
+            max_bytes: options.max_upload_bytes,
+        },
         readers: crate::read::Readers::new(admin),
         store,
         postgres_version,

@@ -109,6 +109,35 @@ impl Worker {
         Ok(record)
     }
 
+    /// Records an uploaded file (this server's to delete with the dump) as dump `id` and starts
+    /// restoring it.
+    pub async fn add_upload(
+        &self,
+        id: &str,
+        name: &str,
+        path: &Path,
+    ) -> Result<DumpRecord, WorkerError> {
+        let size_bytes = std::fs::metadata(path)
+            .map_err(|source| WorkerError::File {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .len();
+        let record = self
+            .store()
+            .insert(&NewDump {
+                id: id.to_string(),
+                name: name.to_string(),
+                file: path.to_path_buf(),
+                owns_file: true,
+                size_bytes,
+                ttl: None,
+            })
+            .await?;
+        self.spawn_restore(record.id.clone());
+        Ok(record)
+    }
+
     /// After a restart: work that was under way is redone from the start (its sandbox dropped
     /// first, so nothing is duplicated).
     pub async fn recover(&self) -> Result<(), WorkerError> {
