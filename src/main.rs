@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod upload;
 
 #[derive(Parser)]
 #[command(
@@ -61,6 +62,9 @@ enum Command {
     /// Run the Kubernetes operator for Dump resources (in a cluster, or outside one from
     /// KUBECONFIG).
     Operator(commands::OperatorArgs),
+    /// Upload a dump file to a PgDumpLens server, with progress, resuming an interrupted
+    /// upload of the same file; waits until it is Ready and prints where.
+    Upload(upload::UploadArgs),
 }
 
 #[tokio::main]
@@ -101,6 +105,7 @@ async fn main() -> ExitCode {
         Command::Inspect { file, json } => commands::inspect(&file, json),
         Command::Restore(args) => commands::restore(args).await,
         Command::Operator(args) => commands::operator(args).await,
+        Command::Upload(args) => upload::upload(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -613,3 +613,43 @@ async fn an_upload_in_two_parts_resumes_and_becomes_a_ready_dump() {
     let (status, _) = put_part("nope", b"x", None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn dumplens_upload_sends_a_file_and_waits_until_it_is_ready() {
+    let cache = lens::testing::reachable_tempdir();
+    let output = std::process::Command::new(DUMPLENS)
+        .args([
+            "upload",
+            "--json",
+            "--name",
+            "chinook by the CLI",
+            "--server",
+            server(),
+        ])
+        .arg(fixture("chinook.pg18.custom.dump"))
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dump: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(dump["phase"], "Ready");
+    assert_eq!(dump["name"], "chinook by the CLI");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("SHA-256"), "{stderr}");
+    // Nothing is left to resume once the upload is done.
+    let left = std::fs::read_dir(cache.path().join("dumplens/uploads"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0);
+
+    let refused = std::process::Command::new(DUMPLENS)
+        .args(["upload", "--server", server(), "/nonexistent.dump"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("/nonexistent.dump"));
+}
