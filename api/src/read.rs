@@ -250,7 +250,7 @@ async fn graph(state: &AppState, id: &str, database: &str) -> Result<Arc<SchemaG
 
 /// The schema graph of a database: tables, columns, keys, indexes, views, functions...
 #[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/schema", params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them")), responses(
-    (status = 200, body = SchemaGraph), (status = 404, body = Problem),
+    (status = 200, body = SchemaGraph), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready"),
 ))]
 pub(crate) async fn schema(
     State(state): State<AppState>,
@@ -294,7 +294,7 @@ pub(crate) struct ErQuery {
 #[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/er", params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ErQuery), responses(
     (status = 200, description = "the diagram: JSON, or Mermaid text with format=mermaid",
         content((er::Diagram = "application/json"), (String = "text/plain"))),
-    (status = 400, body = Problem), (status = 404, body = Problem),
+    (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready"),
 ))]
 pub(crate) async fn er_diagram(
     State(state): State<AppState>,
@@ -367,7 +367,7 @@ fn page_request(query: Option<&str>) -> Result<PageRequest, Problem> {
         ("desc" = Option<bool>, Query, description = "descending"),
         ("after" = Option<String>, Query, description = "the previous page's next"),
         ("count" = Option<String>, Query, description = "exact: count the matching rows")),
-    responses((status = 200, body = Page), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Page), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready")))]
 pub(crate) async fn rows(
     State(state): State<AppState>,
     Path(path): Path<(String, String, String, String)>,
@@ -435,7 +435,7 @@ async fn reader(state: &AppState, database: &str) -> Result<PoolConnection<Postg
 /// every ON DELETE chain, and the risk of that.
 #[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/relationships",
     params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path), ("samples" = Option<u32>, Query, description = "sample rows per reference, 0 to 20 (3)")),
-    responses((status = 200, body = relations::Explanation), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = relations::Explanation), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready")))]
 pub(crate) async fn relationships(
     State(state): State<AppState>,
     Path(path): Path<(String, String, String, String)>,
@@ -461,7 +461,7 @@ pub(crate) async fn relationships(
 /// The row a foreign key of a row (named by `k.<column>=<value>`) points at.
 #[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/follow",
     params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path), ("constraint" = String, Query, description = "the foreign key's name")),
-    responses((status = 200, body = relations::Outbound), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = relations::Outbound), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready")))]
 pub(crate) async fn follow(
     State(state): State<AppState>,
     Path(path): Path<(String, String, String, String)>,
@@ -494,7 +494,7 @@ pub(crate) struct SuggestQuery {
 /// The most common values of a column, for filter suggestions.
 #[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/tables/{schema}/{table}/columns/{column}/suggestions",
     params(("id" = String, Path, description = "the dump"), ("database" = String, Path, description = "a sandbox database of the dump, as `databases` lists them"), ("schema" = String, Path), ("table" = String, Path), ("column" = String, Path), SuggestQuery),
-    responses((status = 200, body = lens::suggest::Suggestions), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = lens::suggest::Suggestions), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready")))]
 pub(crate) async fn suggestions(
     State(state): State<AppState>,
     Path((id, database, schema, table, column)): Path<(String, String, String, String, String)>,
@@ -525,7 +525,7 @@ pub(crate) struct SearchQuery {
 /// Searches the text-like columns of every table, for at most 5 seconds.
 #[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/search",
     params(("id" = String, Path), ("database" = String, Path), SearchQuery),
-    responses((status = 200, body = lens::search::SearchResults), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = lens::search::SearchResults), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready")))]
 pub(crate) async fn search(
     State(state): State<AppState>,
     Path((id, database)): Path<(String, String)>,
@@ -556,7 +556,7 @@ pub(crate) struct ConsoleRequest {
 /// read-only transaction with a 10 s statement timeout; or returns its plan.
 #[utoipa::path(post, path = "/api/v1/dumps/{id}/databases/{database}/sql",
     params(("id" = String, Path), ("database" = String, Path)), request_body = ConsoleRequest,
-    responses((status = 200, body = lens::console::ConsoleResult), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = lens::console::ConsoleResult), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem, description = "the dump is not Ready")))]
 pub(crate) async fn console(
     State(state): State<AppState>,
     Path((id, database)): Path<(String, String)>,
