@@ -639,7 +639,15 @@ async fn dumplens_upload_sends_a_file_and_waits_until_it_is_ready() {
     assert_eq!(dump["phase"], "Ready");
     assert_eq!(dump["name"], "chinook by the CLI");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("SHA-256"), "{stderr}");
+    let sha256 = {
+        use sha2::Digest;
+        let bytes = std::fs::read(fixture("chinook.pg18.custom.dump")).unwrap();
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert!(stderr.contains(&format!("SHA-256 {sha256}")), "{stderr}");
     // Nothing is left to resume once the upload is done.
     let left = std::fs::read_dir(cache.path().join("dumplens/uploads"))
         .unwrap()

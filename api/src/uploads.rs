@@ -228,6 +228,8 @@ pub(crate) async fn put(
         .open(&part)
         .await
         .map_err(io_problem)?;
+    // A file sent whole in this request is hashed as it arrives; a resumed one is read again.
+    let mut hasher = (start == 0).then(Sha256::new);
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
@@ -251,6 +253,9 @@ pub(crate) async fn put(
             .reserve(chunk.len() as u64)
             .map_err(|e| problem(StatusCode::INSUFFICIENT_STORAGE, e.to_string()))?;
         file.write_all(&chunk).await.map_err(io_problem)?;
+        if let Some(hasher) = hasher.as_mut() {
+            hasher.update(&chunk);
+        }
         upload.offset = after;
     }
     file.flush().await.map_err(io_problem)?;
@@ -267,7 +272,10 @@ pub(crate) async fn put(
         .map_err(|e| problem(StatusCode::NOT_FOUND, e.to_string()))?;
     tokio::fs::rename(&part, &file).await.map_err(io_problem)?;
     let _ = tokio::fs::remove_file(uploads.meta(&id)?).await;
-    let sha256 = sha256_of(&file).await.map_err(io_problem)?;
+    let sha256 = match hasher {
+        Some(hasher) => hex(hasher.finalize().as_slice()),
+        None => sha256_of(&file).await.map_err(io_problem)?,
+    };
     let dump = state
         .worker
         .add_upload(&id, &upload.name, &file)
@@ -295,9 +303,9 @@ async fn sha256_of(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(hasher.finalize().as_slice()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,146 @@
+//! Uploading a large file to `dumplens serve` (its own process, so its memory is its own): the
+//! server's peak memory, and the throughput against `cp` of the same file to the same disk,
+//! measured side by side.
+//!
+//! `cargo bench --bench upload`; `DUMPLENS_BENCH_UPLOAD_MB` (2048) changes the size.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lens::process::Supervised;
+use nix::sys::signal::Signal;
+
+const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
+
+fn peak_rss_mib(pid: i32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
+}
+
+#[tokio::main]
+async fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would run this too: skip quietly then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let megabytes: usize = std::env::var("DUMPLENS_BENCH_UPLOAD_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2048);
+    let dir = lens::testing::reachable_tempdir();
+    let source = dir.path().join("big.bin");
+    {
+        // Incompressible bytes, like a compressed dump.
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&source).unwrap());
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut block = vec![0u8; 1 << 20];
+        for _ in 0..megabytes {
+            for word in block.chunks_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                word.copy_from_slice(&state.to_le_bytes());
+            }
+            file.write_all(&block).unwrap();
+        }
+    }
+    let bytes = (megabytes as u64) << 20;
+
+    let out = dir.path().join("serve.out");
+    let mut serve = Command::new(DUMPLENS);
+    serve
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--max-upload-bytes", &(bytes * 2).to_string()])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null());
+    let mut server = Supervised::spawn(serve, Signal::SIGTERM).unwrap();
+    let started = Instant::now();
+    let url = loop {
+        let printed = std::fs::read_to_string(&out).unwrap_or_default();
+        if let Some(url) = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("PgDumpLens is ready at "))
+        {
+            break url.trim_end_matches('/').to_string();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let idle = peak_rss_mib(server.pid());
+
+    // Side by side: cp, the upload, cp, the upload; the better of each.
+    let mut copies = Vec::new();
+    let mut uploads = Vec::new();
+    for round in 0..2 {
+        let copy = dir.path().join(format!("copy{round}.bin"));
+        let started = Instant::now();
+        assert!(
+            Command::new("cp")
+                .arg(&source)
+                .arg(&copy)
+                .status()
+                .unwrap()
+                .success()
+        );
+        copies.push(started.elapsed());
+        std::fs::remove_file(&copy).unwrap();
+
+        let started = Instant::now();
+        let uploaded = upload(&url, &source).await;
+        uploads.push(started.elapsed());
+        assert_eq!(uploaded["bytes"], bytes);
+    }
+    let peak = peak_rss_mib(server.pid());
+    server.stop(Signal::SIGTERM, Duration::from_secs(10), Signal::SIGKILL);
+    let best = |d: &[Duration]| d.iter().min().copied().unwrap();
+    let (copy, upload) = (best(&copies), best(&uploads));
+    let rate = |d: Duration| bytes as f64 / d.as_secs_f64() / (1 << 20) as f64;
+    println!("upload of a {megabytes} MiB file to dumplens serve (best of 2, side by side)");
+    println!(
+        "  cp {:.2} s ({:.0} MiB/s); upload over loopback HTTP (streamed to disk, SHA-256 as it arrives) {:.2} s ({:.0} MiB/s): {:.2}x of cp's throughput (target >= 0.5)",
+        copy.as_secs_f64(),
+        rate(copy),
+        upload.as_secs_f64(),
+        rate(upload),
+        rate(upload) / rate(copy)
+    );
+    println!("  server peak RSS {peak:.1} MiB (idle {idle:.1} MiB; target < 64 MiB)");
+}
+
+async fn upload(url: &str, file: &Path) -> serde_json::Value {
+    let size = std::fs::metadata(file).unwrap().len();
+    let http = reqwest::Client::new();
+    let created: serde_json::Value = http
+        .post(format!("{url}/api/v1/uploads"))
+        .json(&serde_json::json!({"name": "big.bin", "size": size}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let stream = tokio_util::io::ReaderStream::with_capacity(
+        tokio::fs::File::open(file).await.unwrap(),
+        1 << 20,
+    );
+    let response = http
+        .put(format!("{url}/api/v1/uploads/{id}"))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    response.json().await.unwrap()
+}
