@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -32,6 +32,10 @@ const CONNECTIONS_PER_SANDBOX: u32 = 8;
 
 /// (dump id, sandbox database)
 type SandboxDatabase = (String, String);
+/// When a dump was found Ready, and its databases.
+type ReadyDump = (Instant, Vec<Database>);
+/// How long a dump found Ready is taken to be Ready without asking the store again.
+const READY_FOR: Duration = Duration::from_secs(1);
 
 /// Read-only connection pools to sandbox databases, made on first use: as the admin for the
 /// statements the API builds, and as each sandbox's reader for the SQL console; and the schema
@@ -41,6 +45,8 @@ pub struct Readers {
     server: ServerUrl,
     pools: Arc<Mutex<HashMap<String, PgPool>>>,
     graphs: Arc<Mutex<HashMap<SandboxDatabase, Arc<SchemaGraph>>>>,
+    /// The databases of dumps found Ready, and when.
+    ready: Arc<Mutex<HashMap<String, ReadyDump>>>,
     /// The console's pools by database, made with the reader's password once per process.
     consoles: Arc<tokio::sync::Mutex<HashMap<String, PgPool>>>,
 }
@@ -52,6 +58,7 @@ impl Readers {
             server,
             pools: Arc::default(),
             graphs: Arc::default(),
+            ready: Arc::default(),
             consoles: Arc::default(),
         }
     }
@@ -70,6 +77,7 @@ impl Readers {
             .lock()
             .expect("not poisoned")
             .retain(|(dump, _), _| dump != id);
+        self.ready.lock().expect("not poisoned").remove(id);
         let mut pools = Vec::new();
         {
             let mut readers = self.pools.lock().expect("not poisoned");
@@ -172,7 +180,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// One database of a dump.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Database {
     /// Its name in the dump (absent for a plain pg_dump script, which does not say).
@@ -184,6 +192,12 @@ pub(crate) struct Database {
 
 /// The databases of a Ready dump (one, or each of a pg_dumpall file's).
 async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Problem> {
+    // Every request on a dump asks this; a second-old answer spares the metadata database.
+    if let Some((at, databases)) = state.readers.ready.lock().expect("not poisoned").get(id)
+        && at.elapsed() < READY_FOR
+    {
+        return Ok(databases.clone());
+    }
     let record = dump_record(state, id).await?;
     if record.phase.0 != Phase::Ready {
         return Err(Problem::new(
@@ -192,7 +206,7 @@ async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Pr
         ));
     }
     let summary = record.summary.unwrap_or_default();
-    Ok(summary["databases"]
+    let databases: Vec<Database> = summary["databases"]
         .as_array()
         .into_iter()
         .flatten()
@@ -203,7 +217,10 @@ async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Pr
                 tables: d["tables"].as_u64(),
             })
         })
-        .collect())
+        .collect();
+    let mut ready = state.readers.ready.lock().expect("not poisoned");
+    ready.insert(id.to_string(), (Instant::now(), databases.clone()));
+    Ok(databases)
 }
 
 /// The databases of a Ready dump: one, or each of a pg_dumpall file's.

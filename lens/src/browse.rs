@@ -105,8 +105,10 @@ pub struct PageRequest {
 pub struct Page {
     pub columns: Vec<PageColumn>,
     /// Each row as a JSON object by column name. A value too large to send whole is
-    /// `{"truncated": "<its first characters>", "bytes": <its size>}`.
-    pub rows: Vec<serde_json::Value>,
+    /// `{"truncated": "<its first characters>", "bytes": <its size>}`. Kept as PostgreSQL
+    /// wrote it (`row_to_json`), never parsed and written again.
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Box<serde_json::value::RawValue>>,
     /// Pass as `after` for the next page; absent on the last.
     pub next: Option<String>,
     /// What rows are ordered by, in order (`ctid` when the table has no usable key).
@@ -411,7 +413,7 @@ pub async fn page(
     let mut last_key = None;
     for row in fetched.iter().take(limit as usize) {
         let json: String = row.try_get(0)?;
-        rows.push(serde_json::from_str(&json).map_err(|e| bad(e.to_string()))?);
+        rows.push(serde_json::value::RawValue::from_string(json).map_err(|e| bad(e.to_string()))?);
         let key: Vec<Option<String>> = (1..=parts.len())
             .map(|i| row.try_get(i))
             .collect::<Result<_, _>>()?;

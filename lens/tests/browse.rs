@@ -24,13 +24,21 @@ fn table<'a>(graph: &'a SchemaGraph, name: &str) -> &'a Table {
         .unwrap_or_else(|| panic!("no table {name}"))
 }
 
+/// The rows of a page, parsed.
+fn rows(page: &Page) -> Vec<Value> {
+    page.rows
+        .iter()
+        .map(|r| serde_json::from_str(r.get()).unwrap())
+        .collect()
+}
+
 /// Every page of `request` from the first, concatenated.
 async fn all_pages(conn: &mut PgConnection, table: &Table, request: PageRequest) -> Vec<Value> {
     let mut rows = Vec::new();
     let mut request = request;
     loop {
         let page = browse::page(conn, table, &request).await.unwrap();
-        rows.extend(page.rows);
+        rows.extend(self::rows(&page));
         match page.next {
             Some(next) => request.after = Some(next),
             None => return rows,
@@ -53,9 +61,10 @@ async fn keyset_pages_cover_every_row_once_in_key_order() {
     };
     let first = browse::page(&mut conn, customer, &request).await.unwrap();
     assert_eq!(first.order_by, ["customer_id"]);
-    assert_eq!(first.rows[0]["customer_id"], 1);
-    assert_eq!(first.rows[0]["first_name"], "MARY");
-    assert_eq!(first.rows[0]["last_name"], "SMITH");
+    let first_rows = rows(&first);
+    assert_eq!(first_rows[0]["customer_id"], 1);
+    assert_eq!(first_rows[0]["first_name"], "MARY");
+    assert_eq!(first_rows[0]["last_name"], "SMITH");
     assert!(first.estimated_total.is_some());
     let rows = all_pages(&mut conn, customer, request).await;
     let expected = expected_facts()["facts"]["pagila"]["rows_only"]["public.customer"].clone();
@@ -131,7 +140,7 @@ async fn filters_combine_and_count_exactly_when_asked() {
     assert!(counted > 0);
     assert_eq!(page.exact_total, Some(counted));
     assert_eq!(page.rows.len() as i64, counted);
-    assert!(page.rows.iter().all(|r| r["customer_id"] == 1));
+    assert!(rows(&page).iter().all(|r| r["customer_id"] == 1));
 
     let customer = table(&graph, "public.customer");
     for (column, spec, sql) in [
@@ -190,11 +199,12 @@ async fn a_table_without_a_key_pages_by_ctid_with_json_and_large_values() {
     };
     let first = browse::page(&mut conn, odd, &request).await.unwrap();
     assert_eq!(first.order_by, ["ctid"]);
-    assert_eq!(first.rows[0]["doc"], json!({"n": 1}), "jsonb comes as JSON");
-    let large = &first.rows[2]["note"];
+    let first_rows = rows(&first);
+    assert_eq!(first_rows[0]["doc"], json!({"n": 1}), "jsonb comes as JSON");
+    let large = &first_rows[2]["note"];
     assert_eq!(large["bytes"], 10000);
     assert_eq!(large["truncated"].as_str().unwrap().len(), 1024);
-    assert!(first.rows[0]["note"].is_null());
+    assert!(first_rows[0]["note"].is_null());
     let rows = all_pages(&mut conn, odd, request).await;
     assert_eq!(rows.len(), 250);
     let sorted = all_pages(
