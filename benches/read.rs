@@ -13,17 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lens::browse::{self, PageRequest};
-use lens::testing::{admin_server_url, install, reachable_tempdir};
+use lens::testing::{admin_server_url, env_number, install, reachable_tempdir};
 use sqlx::{Connection, Executor, PgConnection};
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

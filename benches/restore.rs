@@ -15,17 +15,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lens::conninfo::ServerUrl;
-use lens::testing::{admin_server_url, install, reachable_tempdir};
+use lens::testing::{admin_server_url, env_number, install, reachable_tempdir};
 use sqlx::{Connection, Executor, PgConnection};
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Runs `command` to completion; returns its wall time and peak resident memory (KiB).
 // The child is reaped by wait4, which std's Child::wait cannot do: it also returns the child's

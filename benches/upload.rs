@@ -4,12 +4,12 @@
 //!
 //! `cargo bench --bench upload`; `DUMPLENS_BENCH_UPLOAD_MB` (2048) changes the size.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lens::process::Supervised;
 use nix::sys::signal::Signal;
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
@@ -30,10 +30,7 @@ async fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let megabytes: usize = std::env::var("DUMPLENS_BENCH_UPLOAD_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2048);
+    let megabytes = lens::testing::env_number("DUMPLENS_BENCH_UPLOAD_MB", 2048) as usize;
     let dir = lens::testing::reachable_tempdir();
     let source = dir.path().join("big.bin");
     {
@@ -53,30 +50,15 @@ async fn main() {
     }
     let bytes = (megabytes as u64) << 20;
 
-    let out = dir.path().join("serve.out");
-    let mut serve = Command::new(DUMPLENS);
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(["--max-upload-bytes", &(bytes * 2).to_string()])
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null());
-    let mut server = Supervised::spawn(serve, Signal::SIGTERM).unwrap();
-    let started = Instant::now();
-    let url = loop {
-        let printed = std::fs::read_to_string(&out).unwrap_or_default();
-        if let Some(url) = printed
-            .lines()
-            .find_map(|l| l.strip_prefix("PgDumpLens is ready at "))
-        {
-            break url.trim_end_matches('/').to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let data = dir.path().join("data");
+    let limit = (bytes * 2).to_string();
+    let args = [
+        OsStr::new("--data-dir"),
+        data.as_os_str(),
+        OsStr::new("--max-upload-bytes"),
+        OsStr::new(&limit),
+    ];
+    let (mut server, url) = lens::testing::serve_process(Path::new(DUMPLENS), &args);
     let idle = peak_rss_mib(server.pid());
 
     // Side by side: cp, the upload, cp, the upload; the better of each.

@@ -557,13 +557,7 @@ async fn an_upload_in_two_parts_resumes_and_becomes_a_ready_dump() {
     )
     .await;
     assert_eq!(status, 201, "{done}");
-    let sha256 = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let sha256 = lens::testing::sha256_hex(&bytes);
     assert_eq!(done["sha256"], sha256);
     assert_eq!(done["bytes"], total);
     let (dump, database) = ready("world upload.dump").await;
@@ -639,14 +633,8 @@ async fn dumplens_upload_sends_a_file_and_waits_until_it_is_ready() {
     assert_eq!(dump["phase"], "Ready");
     assert_eq!(dump["name"], "chinook by the CLI");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let sha256 = {
-        use sha2::Digest;
-        let bytes = std::fs::read(fixture("chinook.pg18.custom.dump")).unwrap();
-        sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let sha256 =
+        lens::testing::sha256_hex(&std::fs::read(fixture("chinook.pg18.custom.dump")).unwrap());
     assert!(stderr.contains(&format!("SHA-256 {sha256}")), "{stderr}");
     // Nothing is left to resume once the upload is done.
     let left = std::fs::read_dir(cache.path().join("dumplens/uploads"))

@@ -92,13 +92,7 @@ fn restore_prints_a_json_summary_and_fails_with_one() {
 #[test]
 fn restore_downloads_from_a_url_and_checks_its_checksum() {
     let bytes = std::fs::read(fixture("world.pg18.custom.dump")).unwrap();
-    let sha256 = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let sha256 = lens::testing::sha256_hex(&bytes);
     let base = lens::testing::serve_over_http(bytes);
     let restore = |url: String, sha: &str| {
         Command::new(DUMPLENS)

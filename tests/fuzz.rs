@@ -2,11 +2,11 @@
 //! installed by `./dev setup --tests`) against a `dumplens serve` of its own with the demo dump:
 //! no server errors, every status and body as the document says.
 
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lens::process::Supervised;
 use nix::sys::signal::Signal;
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
@@ -14,30 +14,11 @@ const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
 #[tokio::test]
 async fn generated_requests_find_no_server_errors_and_nothing_undocumented() {
     let dir = lens::testing::reachable_tempdir();
-    let out = dir.path().join("serve.out");
-    let mut serve = Command::new(DUMPLENS);
-    serve
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/chinook.dump"))
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(Stdio::null());
-    let mut server = Supervised::spawn(serve, Signal::SIGTERM).unwrap();
+    let data = dir.path().join("data");
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/chinook.dump");
+    let args = [OsStr::new("--data-dir"), data.as_os_str(), demo.as_os_str()];
+    let (mut server, url) = lens::testing::serve_process(Path::new(DUMPLENS), &args);
     let started = Instant::now();
-    let url = loop {
-        let printed = std::fs::read_to_string(&out).unwrap_or_default();
-        if let Some(url) = printed
-            .lines()
-            .find_map(|l| l.strip_prefix("PgDumpLens is ready at "))
-        {
-            break url.trim_end_matches('/').to_string();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "serve did not start: {printed}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
     // The demo dump restored, so the generated requests can reach real data.
     loop {
         let dumps: serde_json::Value = reqwest::get(format!("{url}/api/v1/dumps"))

@@ -321,3 +321,70 @@ pub async fn restored(name: &str) -> (String, crate::schema::SchemaGraph) {
     restored.insert(name.to_string(), (database.clone(), graph.clone()));
     (database, graph)
 }
+
+/// A superuser connection to `database` on the shared cluster.
+pub async fn connect(database: &str) -> sqlx::PgConnection {
+    let url = admin_server_url().with_database(database);
+    sqlx::PgConnection::connect_with(&url.connect_options())
+        .await
+        .unwrap_or_else(|e| panic!("connect to {database}: {e}"))
+}
+
+/// The table of `graph` named `schema.table`, or just `table`.
+pub fn table<'a>(graph: &'a crate::schema::SchemaGraph, name: &str) -> &'a crate::schema::Table {
+    graph
+        .tables
+        .iter()
+        .find(|t| t.name == name || format!("{}.{}", t.schema, t.name) == name)
+        .unwrap_or_else(|| panic!("no table {name}"))
+}
+
+/// SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A number from the environment (benchmark sizes), or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `dumplens serve` (the program at `dumplens`) with `args` as a process of its own that
+/// dies with this one; returns it and its base URL once it listens.
+pub fn serve_process(
+    dumplens: &std::path::Path,
+    args: &[&std::ffi::OsStr],
+) -> (crate::process::Supervised, String) {
+    let out = tempfile::NamedTempFile::new().expect("a file for serve's output");
+    let mut serve = std::process::Command::new(dumplens);
+    serve
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(out.reopen().expect("serve's output"))
+        .stderr(std::process::Stdio::null());
+    let process = crate::process::Supervised::spawn(serve, nix::sys::signal::Signal::SIGTERM)
+        .expect("start dumplens serve");
+    let started = std::time::Instant::now();
+    loop {
+        let printed = std::fs::read_to_string(out.path()).unwrap_or_default();
+        if let Some(url) = printed
+            .lines()
+            .find_map(|l| l.strip_prefix("PgDumpLens is ready at "))
+        {
+            return (process, url.trim_end_matches('/').to_string());
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "dumplens serve did not start: {printed}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

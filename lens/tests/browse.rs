@@ -5,24 +5,9 @@ use std::collections::HashSet;
 
 use lens::browse::{self, BrowseError, Filter, FilterOp, Page, PageRequest};
 use lens::schema::{SchemaGraph, Table};
-use lens::testing::{admin_server_url, expected_facts, restored};
+use lens::testing::{connect, expected_facts, restored, table};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor, PgConnection};
-
-async fn connect(database: &str) -> PgConnection {
-    let url = admin_server_url().with_database(database);
-    PgConnection::connect_with(&url.connect_options())
-        .await
-        .unwrap()
-}
-
-fn table<'a>(graph: &'a SchemaGraph, name: &str) -> &'a Table {
-    graph
-        .tables
-        .iter()
-        .find(|t| format!("{}.{}", t.schema, t.name) == name)
-        .unwrap_or_else(|| panic!("no table {name}"))
-}
 
 /// The rows of a page, parsed.
 fn rows(page: &Page) -> Vec<Value> {

@@ -3,24 +3,9 @@
 
 use lens::browse::BrowseError;
 use lens::relations::{self, DeleteStep, TableEffect};
-use lens::schema::{SchemaGraph, Table};
-use lens::testing::{admin_server_url, restored};
+use lens::schema::SchemaGraph;
+use lens::testing::{connect, restored, table};
 use sqlx::{Connection, Executor, PgConnection};
-
-async fn connect(database: &str) -> PgConnection {
-    let url = admin_server_url().with_database(database);
-    PgConnection::connect_with(&url.connect_options())
-        .await
-        .unwrap()
-}
-
-fn table<'a>(graph: &'a SchemaGraph, name: &str) -> &'a Table {
-    graph
-        .tables
-        .iter()
-        .find(|t| t.name == name)
-        .unwrap_or_else(|| panic!("no table {name}"))
-}
 
 fn key(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

@@ -3,18 +3,11 @@
 use std::time::Duration;
 
 use lens::search::search;
-use lens::testing::{admin_server_url, restored};
-use sqlx::{Connection, PgConnection};
+use lens::testing::{connect, restored};
 
-async fn pagila() -> (PgConnection, lens::schema::SchemaGraph) {
+async fn pagila() -> (sqlx::PgConnection, lens::schema::SchemaGraph) {
     let (database, graph) = restored("pagila.pg18.custom.dump").await;
-    let url = admin_server_url().with_database(&database);
-    (
-        PgConnection::connect_with(&url.connect_options())
-            .await
-            .unwrap(),
-        graph,
-    )
+    (connect(&database).await, graph)
 }
 
 #[tokio::test]

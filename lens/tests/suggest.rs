@@ -1,16 +1,13 @@
 //! Value suggestions from pg_stats, and from a bounded sample where statistics say nothing.
 
 use lens::suggest::suggest;
-use lens::testing::{admin_server_url, restored};
+use lens::testing::{connect, restored};
 use sqlx::{Connection, Executor, PgConnection};
 
 #[tokio::test]
 async fn common_values_come_from_statistics_and_rare_ones_from_a_sample() {
     let (database, graph) = restored("pagila.pg18.custom.dump").await;
-    let url = admin_server_url().with_database(&database);
-    let mut conn = PgConnection::connect_with(&url.connect_options())
-        .await
-        .unwrap();
+    let mut conn = connect(&database).await;
     let customer = graph.tables.iter().find(|t| t.name == "customer").unwrap();
 
     let stores = suggest(&mut conn, customer, "store_id", None, 10)
