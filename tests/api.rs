@@ -649,3 +649,48 @@ async fn dumplens_upload_sends_a_file_and_waits_until_it_is_ready() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("/nonexistent.dump"));
 }
+
+#[tokio::test]
+async fn an_upload_takes_one_sender_at_a_time() {
+    let created = post(
+        "/api/v1/uploads",
+        serde_json::json!({"name": "slow.dump", "size": 8}),
+    )
+    .await
+    .1;
+    let id = created["id"].as_str().unwrap().to_string();
+    // The first request sends 4 bytes, then waits with its body open.
+    let (more, body) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    more.send(Ok(b"PGDM".to_vec())).await.unwrap();
+    let url = format!("{}/api/v1/uploads/{id}", server());
+    let first = tokio::spawn(
+        reqwest::Client::new()
+            .put(&url)
+            .header("content-range", "bytes 0-7/8")
+            .body(reqwest::Body::wrap_stream(futures::stream::unfold(
+                body,
+                |mut body| async move { body.recv().await.map(|chunk| (chunk, body)) },
+            )))
+            .send(),
+    );
+    for _ in 0..100 {
+        if ok(&format!("/api/v1/uploads/{id}")).await["offset"] == 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, problem) = put_part(&id, b"XXXX", Some("bytes 4-7/8".into())).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("another request"),
+        "{problem}"
+    );
+    more.send(Ok(b"\x01\x0e\x00\x00".to_vec())).await.unwrap();
+    drop(more);
+    let first = first.await.unwrap().unwrap();
+    // Complete (not a real dump: its restore fails, which is not what this test is about).
+    assert_eq!(first.status().as_u16(), 201);
+}

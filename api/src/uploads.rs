@@ -3,7 +3,9 @@
 //! the file becomes a dump and its restore starts. Memory stays constant whatever the size; an
 //! interrupted upload resumes from what the server has (`GET` says how much).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use axum::Json;
 use axum::body::Body;
@@ -24,6 +26,24 @@ use crate::routes::AppState;
 pub struct Uploads {
     pub dir: PathBuf,
     pub max_bytes: u64,
+    /// Uploads a request is sending now: two at once would interleave their bytes.
+    pub sending: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Marks an upload as being sent for as long as it lives.
+struct Sending<'a> {
+    uploads: &'a Uploads,
+    id: String,
+}
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.uploads
+            .sending
+            .lock()
+            .expect("not poisoned")
+            .remove(&self.id);
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -192,6 +212,21 @@ pub(crate) async fn put(
 ) -> Result<axum::response::Response, Problem> {
     use axum::response::IntoResponse;
     let uploads = &state.uploads;
+    if !uploads
+        .sending
+        .lock()
+        .expect("not poisoned")
+        .insert(id.clone())
+    {
+        return Err(problem(
+            StatusCode::CONFLICT,
+            "another request is sending this upload now",
+        ));
+    }
+    let _sending = Sending {
+        uploads,
+        id: id.clone(),
+    };
     let mut upload = uploads.read(&id).await?;
     let range = content_range(&headers)?;
     let (start, total) = match range {

@@ -205,7 +205,7 @@ async fn restoring(dump: &Dump, context: &Context) -> Result<Action, Error> {
             return fail(dump, context, reason).await;
         }
         let password = sandbox::new_password();
-        let previous = sandbox::names_on_server(&mut admin, &names.role[3..]).await?;
+        let previous = sandbox::names_on_server(&mut admin, &sandbox_id(dump)?).await?;
         sandbox::drop_all(&mut admin, &previous).await?;
         sandbox::create(&mut admin, &names, &password).await?;
         let role = context

@@ -177,6 +177,7 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
         uploads: crate::uploads::Uploads {
             dir: data_dir.join("uploads"),
             max_bytes: options.max_upload_bytes,
+            sending: Default::default(),
         },
         readers: crate::read::Readers::new(admin),
         store,
