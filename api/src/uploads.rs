@@ -308,7 +308,7 @@ pub(crate) async fn put(
     tokio::fs::rename(&part, &file).await.map_err(io_problem)?;
     let _ = tokio::fs::remove_file(uploads.meta(&id)?).await;
     let sha256 = match hasher {
-        Some(hasher) => hex(hasher.finalize().as_slice()),
+        Some(hasher) => format!("{:x}", hasher.finalize()),
         None => sha256_of(&file).await.map_err(io_problem)?,
     };
     let dump = state
@@ -338,9 +338,5 @@ async fn sha256_of(path: &Path) -> std::io::Result<String> {
         }
         hasher.update(&buffer[..n]);
     }
-    Ok(hex(hasher.finalize().as_slice()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(format!("{:x}", hasher.finalize()))
 }

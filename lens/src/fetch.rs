@@ -145,11 +145,7 @@ async fn download(
         bytes += chunk.len() as u64;
     }
     out.flush().map_err(|e| DumpError::io(&path, e))?;
-    let sha256: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = format!("{:x}", hasher.finalize());
     if let Some(expected) = expected_sha256
         && !expected.eq_ignore_ascii_case(&sha256)
     {

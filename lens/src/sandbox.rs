@@ -226,6 +226,17 @@ pub async fn ensure_reader(
     Ok(())
 }
 
+/// The bytes databases `databases` take on disk together (those that exist).
+pub async fn size(conn: &mut PgConnection, databases: &[String]) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT coalesce(sum(pg_database_size(datname)), 0)::int8 FROM pg_database
+         WHERE datname = ANY($1)",
+    )
+    .bind(databases)
+    .fetch_one(conn)
+    .await
+}
+
 /// The ids of every sandbox on the server (from its roles and databases).
 pub async fn existing_ids(admin: &mut PgConnection) -> Result<Vec<String>, SandboxError> {
     let names: Vec<String> = sqlx::query_scalar(

@@ -342,10 +342,7 @@ pub fn table<'a>(graph: &'a crate::schema::SchemaGraph, name: &str) -> &'a crate
 /// SHA-256 of `bytes`, in lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
 /// A number from the environment (benchmark sizes), or `default`.

@@ -347,13 +347,7 @@ async fn ready(
         .unwrap_or(graph_tables);
     let (size, postgres_version) = {
         let mut admin = context.admin.acquire().await?;
-        let size: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(pg_database_size(datname)), 0)::bigint FROM pg_database
-             WHERE datname = ANY($1)",
-        )
-        .bind(&names.databases)
-        .fetch_one(&mut *admin)
-        .await?;
+        let size = sandbox::size(&mut admin, &names.databases).await?;
         (size, server_version(&mut admin).await?)
     };
     let restored_at = job
@@ -666,7 +660,7 @@ async fn remove_all(dump: &Dump, context: &Context) -> Result<(), Error> {
     drop_sandbox(dump, context).await?;
     if let (Some(dir), Some(upload)) = (&context.config.uploads_dir, &dump.spec.source.upload) {
         let file = lens::uploads::path(dir, &upload.id)?;
-        match std::fs::remove_file(&file) {
+        match tokio::fs::remove_file(&file).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(file = %file.display(), %e, "could not delete an upload");
             }

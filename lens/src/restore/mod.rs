@@ -368,13 +368,7 @@ async fn watch_database_size(role: &ServerUrl, databases: &[String], limit: u64)
                 .ok();
         }
         let Some(c) = conn.as_mut() else { continue };
-        let size: Result<i64, _> = sqlx::query_scalar(
-            "SELECT coalesce(sum(pg_database_size(datname)), 0)::int8 FROM pg_database WHERE datname = ANY($1)",
-        )
-        .bind(databases)
-        .fetch_one(c)
-        .await;
-        match size {
+        match sandbox::size(c, databases).await {
             Ok(size) if size as u64 > limit => return RestoreError::TooBig { limit },
             Ok(_) => {}
             Err(_) => conn = None,
