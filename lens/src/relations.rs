@@ -297,26 +297,9 @@ pub async fn explain(
 
     let mut outbound = Vec::new();
     for fk in table.foreign_keys.iter().filter(|fk| !fk.inherited) {
-        let Some(parent) = table_of(graph, &fk.references.schema, &fk.references.name) else {
-            continue;
-        };
-        // The parent rows this row points at: the same condition with the roles swapped.
-        let swapped = ForeignKey {
-            columns: fk.referenced_columns.clone(),
-            referenced_columns: fk.columns.clone(),
-            ..fk.clone()
-        };
-        let set = referencing_set(parent, &swapped, &row_set);
-        let sql = format!("SELECT * FROM ({set}) AS s");
-        let row = rows_of(conn, parent, &set, 1, &params).await?.pop();
-        outbound.push(Outbound {
-            constraint: fk.name.clone(),
-            table: name(parent),
-            columns: fk.columns.clone(),
-            referenced_columns: fk.referenced_columns.clone(),
-            row,
-            sql,
-        });
+        if let Some(parent) = table_of(graph, &fk.references.schema, &fk.references.name) {
+            outbound.push(pointed_at(conn, parent, fk, &row_set, &params).await?);
+        }
     }
 
     let delete = delete_effects(conn, graph, table, &row_set, &condition, &params).await?;
@@ -358,13 +341,25 @@ pub async fn follow(
             fk.references.schema, fk.references.name
         ))
     })?;
+    pointed_at(conn, parent, fk, &row_set, &params).await
+}
+
+/// The row of `parent` that key `fk` of the row set `row_set` points at.
+async fn pointed_at(
+    conn: &mut PgConnection,
+    parent: &Table,
+    fk: &ForeignKey,
+    row_set: &str,
+    params: &Params,
+) -> Result<Outbound, BrowseError> {
+    // The same condition as for referencing rows, with the roles of the columns swapped.
     let swapped = ForeignKey {
         columns: fk.referenced_columns.clone(),
         referenced_columns: fk.columns.clone(),
         ..fk.clone()
     };
-    let set = referencing_set(parent, &swapped, &row_set);
-    let row = rows_of(conn, parent, &set, 1, &params).await?.pop();
+    let set = referencing_set(parent, &swapped, row_set);
+    let row = rows_of(conn, parent, &set, 1, params).await?.pop();
     Ok(Outbound {
         constraint: fk.name.clone(),
         table: name(parent),
