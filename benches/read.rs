@@ -198,6 +198,7 @@ async fn serve(dump: &std::path::Path) -> Served {
         sweep_interval: Duration::from_secs(3600),
         restore_program: Some(DUMPLENS.into()),
         max_upload_bytes: 1 << 30,
+        access: api::access::Access::open(),
     };
     std::thread::spawn(move || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -225,7 +226,7 @@ async fn serve(dump: &std::path::Path) -> Served {
             .cloned();
         if let Some(dump) = dump.filter(|d| d["phase"] == "Ready") {
             let id = dump["id"].as_str().unwrap();
-            let sandbox = dump["summary"]["databases"][0]["sandbox"].as_str().unwrap();
+            let sandbox = dump["databases"][0]["sandbox"].as_str().unwrap();
             eprintln!("restored the dump in {:?}", started.elapsed());
             return Served {
                 rows_url: format!(

@@ -8,6 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use lens::conninfo::ServerUrl;
 use lens::dump::{self, Limits};
+use lens::fetch::RemoteSource;
 use lens::restore::{self, Progress, RestoreError, RestoreOptions, Target};
 
 pub fn inspect(file: &Path, json: bool) -> anyhow::Result<()> {
@@ -115,26 +116,30 @@ pub async fn restore(args: RestoreArgs) -> anyhow::Result<()> {
         ..RestoreOptions::default()
     };
     // A download lives as long as the restore needs it and is removed after.
-    let sha256 = args.sha256.as_deref();
-    let (limits, scratch) = (&options.limits, &options.scratch_dir);
-    let fetched = match (&args.url, &args.s3_bucket, &args.s3_key) {
-        (Some(url), _, _) => Some(lens::fetch::fetch_url(url, sha256, limits, scratch).await?),
-        (None, Some(bucket), Some(key)) => {
-            let object = lens::fetch::S3Object {
-                bucket: bucket.clone(),
-                key: key.clone(),
-                endpoint: args.s3_endpoint.clone(),
-                region: args.s3_region.clone(),
-            };
-            let credentials = lens::fetch::Credentials::from_env();
-            let fetched =
-                lens::fetch::fetch_s3(&object, credentials.as_ref(), sha256, limits, scratch);
-            Some(fetched.await?)
-        }
+    let sha256 = args.sha256.clone();
+    let remote = match (&args.url, &args.s3_bucket, &args.s3_key) {
+        (Some(url), _, _) => Some(RemoteSource::Url(lens::fetch::UrlObject {
+            url: url.clone(),
+            sha256,
+        })),
+        (None, Some(bucket), Some(key)) => Some(RemoteSource::S3(lens::fetch::S3Object {
+            bucket: bucket.clone(),
+            key: key.clone(),
+            endpoint: args.s3_endpoint.clone(),
+            region: args.s3_region.clone(),
+            sha256,
+        })),
         _ if sha256.is_some() => {
             anyhow::bail!("--sha256 checks a download: give --url or --s3-bucket")
         }
         _ => None,
+    };
+    let fetched = match &remote {
+        Some(remote) => {
+            remote.check()?;
+            Some(remote.fetch(&options.limits, &options.scratch_dir).await?)
+        }
+        None => None,
     };
     let file = match (&fetched, &args.file) {
         (Some(fetched), _) => fetched.path.to_path_buf(),
@@ -313,5 +318,50 @@ pub async fn operator(args: OperatorArgs) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
     }
+    Ok(())
+}
+
+#[derive(clap::Args)]
+pub struct ApiArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    listen: std::net::SocketAddr,
+    /// A role on the sandbox server that may create roles (the SQL console's reader roles).
+    #[arg(long, env = "DUMPLENS_ADMIN_URL")]
+    admin_url: String,
+    /// Where the uploads volume is mounted (the operator's --uploads-dir for the same claim).
+    #[arg(
+        long,
+        env = "DUMPLENS_UPLOADS_DIR",
+        default_value = "/var/lib/dumplens/uploads"
+    )]
+    uploads_dir: PathBuf,
+    /// The namespace Dumps made through the API go into [default: the client's].
+    #[arg(long, env = "POD_NAMESPACE")]
+    namespace: Option<String>,
+    /// A Secret in that namespace whose every value is an API token (read again every 10 s).
+    #[arg(long, env = "DUMPLENS_TOKENS_SECRET")]
+    tokens_secret: Option<String>,
+    /// A header an authenticating proxy in front of the API sets (e.g. X-Forwarded-User); a
+    /// request carrying it counts as an API caller's. Only for an API no one reaches around
+    /// the proxy.
+    #[arg(long, env = "DUMPLENS_TRUSTED_PROXY_HEADER")]
+    trusted_proxy_header: Option<api::HeaderName>,
+    /// The largest upload accepted, in bytes.
+    #[arg(long, env = "DUMPLENS_MAX_UPLOAD_BYTES", default_value_t = api::standalone::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+}
+
+pub async fn api(args: ApiArgs) -> anyhow::Result<()> {
+    let options = api::kubernetes::ApiOptions {
+        listen: args.listen,
+        admin_url: args.admin_url,
+        uploads_dir: args.uploads_dir,
+        namespace: args.namespace,
+        tokens_secret: args.tokens_secret,
+        trusted_proxy_header: args.trusted_proxy_header,
+        max_upload_bytes: args.max_upload_bytes,
+    };
+    api::kubernetes::serve(options, |url| println!("PgDumpLens API is ready at {url}")).await?;
     Ok(())
 }

@@ -47,6 +47,10 @@ enum Command {
         /// The largest upload accepted, in bytes.
         #[arg(long, env = "DUMPLENS_MAX_UPLOAD_BYTES", default_value_t = api::standalone::DEFAULT_MAX_UPLOAD_BYTES)]
         max_upload_bytes: u64,
+        /// A file with one API token per line: every /api/v1 request must then send one
+        /// (Authorization: Bearer TOKEN), and --listen may be a non-loopback address.
+        #[arg(long, env = "DUMPLENS_TOKEN_FILE")]
+        token_file: Option<PathBuf>,
         /// Dump files to restore and serve (a file given again is not restored twice).
         dumps: Vec<PathBuf>,
     },
@@ -62,6 +66,8 @@ enum Command {
     /// Run the Kubernetes operator for Dump resources (in a cluster, or outside one from
     /// KUBECONFIG).
     Operator(commands::OperatorArgs),
+    /// Serve the API over the cluster's Dump resources (Kubernetes mode; the chart runs it).
+    Api(commands::ApiArgs),
     /// Upload a dump file to a PgDumpLens server, with progress, resuming an interrupted
     /// upload of the same file; waits until it is Ready and prints where.
     Upload(upload::UploadArgs),
@@ -85,8 +91,26 @@ async fn main() -> ExitCode {
             ttl,
             sweep_interval,
             max_upload_bytes,
+            token_file,
             dumps,
         } => {
+            let access = match token_file {
+                Some(path) => match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        let tokens: Vec<String> = text.lines().map(str::to_string).collect();
+                        if tokens.iter().all(|t| t.trim().is_empty()) {
+                            eprintln!("error: --token-file {} holds no token", path.display());
+                            return ExitCode::FAILURE;
+                        }
+                        api::access::Access::required(tokens, None)
+                    }
+                    Err(err) => {
+                        eprintln!("error: cannot read --token-file {}: {err}", path.display());
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => api::access::Access::open(),
+            };
             let options = api::standalone::ServeOptions {
                 listen,
                 data_dir,
@@ -97,6 +121,7 @@ async fn main() -> ExitCode {
                 sweep_interval,
                 restore_program: None,
                 max_upload_bytes,
+                access,
             };
             api::standalone::serve(options, |url| println!("PgDumpLens is ready at {url}"))
                 .await
@@ -105,6 +130,7 @@ async fn main() -> ExitCode {
         Command::Inspect { file, json } => commands::inspect(&file, json),
         Command::Restore(args) => commands::restore(args).await,
         Command::Operator(args) => commands::operator(args).await,
+        Command::Api(args) => commands::api(args).await,
         Command::Upload(args) => upload::upload(args).await,
     };
     match result {

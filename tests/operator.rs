@@ -229,7 +229,7 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
     assert!(status["expiresAt"].is_null(), "no TTL, no expiry: {status}");
     assert_eq!(
         status["url"],
-        format!("https://lens.example/dumps/{ns}/world")
+        format!("https://lens.example/dumps/{}", sandbox_id(&dump))
     );
     let listed =
         String::from_utf8(e2e::kubectl(&["get", "dumps", "-n", &ns], None).stdout).unwrap();

@@ -313,9 +313,9 @@ async fn serve_restores_the_dumps_it_is_given_and_stores_their_schema() {
     let by_name = |name: &str| dumps.iter().find(|d| d["name"] == name).unwrap().clone();
     let chinook = by_name("chinook.dump");
     assert_eq!(chinook["format"], "custom");
-    assert_eq!(chinook["summary"]["databases"][0]["tables"], 11);
+    assert_eq!(chinook["databases"][0]["tables"], 11);
     let cluster = by_name("cluster.pg18.dumpall.sql");
-    let databases = cluster["summary"]["databases"].as_array().unwrap();
+    let databases = cluster["databases"].as_array().unwrap();
     let names: Vec<_> = databases
         .iter()
         .map(|d| d["name"].as_str().unwrap())

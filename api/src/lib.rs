@@ -1,6 +1,9 @@
 //! The PgDumpLens HTTP API, and `dumplens serve`: the standalone server that runs it over a
 //! PostgreSQL cluster of its own.
 
+pub mod access;
+pub mod catalog;
+pub mod kubernetes;
 pub mod openapi;
 mod problem;
 mod read;
@@ -8,5 +11,6 @@ mod routes;
 pub mod standalone;
 mod uploads;
 
+pub use axum::http::HeaderName;
 pub use problem::Problem;
 pub use routes::{AppState, router};

@@ -17,13 +17,14 @@ use lens::conninfo::ServerUrl;
 use lens::lifecycle::Phase;
 use lens::schema::{SchemaGraph, Table};
 use lens::{er, relations};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres};
 
 use crate::Problem;
-use crate::routes::{AppState, dump_record, store_problem};
+use crate::catalog::{Database, DumpInfo};
+use crate::routes::AppState;
 
 /// How long one statement against a sandbox may run.
 const STATEMENT_TIMEOUT: &str = "10s";
@@ -64,15 +65,8 @@ impl Readers {
     }
 
     /// Lets go of everything kept for a deleted dump: its graphs and its connection pools.
-    pub(crate) async fn forget(&self, id: &str, record: &lens::store::DumpRecord) {
-        let databases: Vec<String> = record
-            .summary
-            .as_ref()
-            .and_then(|s| s["databases"].as_array())
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d["sandbox"].as_str().map(str::to_string))
-            .collect();
+    pub(crate) async fn forget(&self, id: &str, dump: &DumpInfo) {
+        let databases: Vec<String> = dump.databases.iter().map(|d| d.sandbox.clone()).collect();
         self.graphs
             .lock()
             .expect("not poisoned")
@@ -179,17 +173,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/dumps/{id}/databases/{database}/sql", post(console))
 }
 
-/// One database of a dump.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Database {
-    /// Its name in the dump (absent for a plain pg_dump script, which does not say).
-    name: Option<String>,
-    /// The sandbox database it was restored into: the `{database}` of the other endpoints.
-    sandbox: String,
-    tables: Option<u64>,
-}
-
 /// The databases of a Ready dump (one, or each of a pg_dumpall file's).
 async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Problem> {
     // Every request on a dump asks this; a second-old answer spares the metadata database.
@@ -198,26 +181,14 @@ async fn ready_databases(state: &AppState, id: &str) -> Result<Vec<Database>, Pr
     {
         return Ok(databases.clone());
     }
-    let record = dump_record(state, id).await?;
-    if record.phase.0 != Phase::Ready {
+    let dump = state.catalog.get(id).await?;
+    if dump.phase.0 != Phase::Ready {
         return Err(Problem::new(
             StatusCode::CONFLICT,
-            format!("dump {id:?} is {}, not Ready", record.phase.0.as_str()),
+            format!("dump {id:?} is {}, not Ready", dump.phase.0.as_str()),
         ));
     }
-    let summary = record.summary.unwrap_or_default();
-    let databases: Vec<Database> = summary["databases"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| {
-            Some(Database {
-                name: d["name"].as_str().map(str::to_string),
-                sandbox: d["sandbox"].as_str()?.to_string(),
-                tables: d["tables"].as_u64(),
-            })
-        })
-        .collect();
+    let databases = dump.databases;
     let mut ready = state.readers.ready.lock().expect("not poisoned");
     ready.insert(id.to_string(), (Instant::now(), databases.clone()));
     Ok(databases)
@@ -249,10 +220,13 @@ async fn graph(state: &AppState, id: &str, database: &str) -> Result<Arc<SchemaG
         return Ok(graph.clone());
     }
     let graph = state
-        .store
+        .graphs
         .schema_graph(id, database)
         .await
-        .map_err(store_problem)?
+        .map_err(|e| {
+            tracing::error!(%e, "metadata store");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+        })?
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,

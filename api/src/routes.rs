@@ -6,21 +6,24 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lens::store::{DumpRecord, Store};
+use lens::store::Store;
 use serde::Serialize;
 use sqlx::PgPool;
 
 use crate::Problem;
+use crate::catalog::{Catalog, Created, DumpInfo, NewDump};
 
 /// What every handler can reach.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The server that holds the metadata and the sandboxes.
     pub pool: PgPool,
-    /// The dumps this server knows.
-    pub store: Store,
-    /// Drives the dumps' lifecycle (restores, deletion).
-    pub(crate) worker: crate::standalone::Worker,
+    /// The dumps this server serves.
+    pub(crate) catalog: Catalog,
+    /// The schema graphs of restored databases.
+    pub graphs: Store,
+    /// Who may call the API.
+    pub access: crate::access::Access,
     /// Where uploaded files go.
     pub uploads: crate::uploads::Uploads,
     /// Read-only connections to the sandboxes.
@@ -37,8 +40,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/api/v1/version", get(version))
         .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/dumps", get(list_dumps))
+        .route("/api/v1/dumps", get(list_dumps).post(create_dump))
         .route("/api/v1/dumps/{id}", get(get_dump).delete(delete_dump))
+        .route("/api/v1/dumps/{id}/share-token", post(renew_share_token))
         .route("/api/v1/uploads", post(crate::uploads::create))
         .route(
             "/api/v1/uploads/{id}",
@@ -46,6 +50,10 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::read::routes())
         .fallback(crate::problem::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::check,
+        ))
         .with_state(state)
 }
 
@@ -117,67 +125,81 @@ pub(crate) async fn version(State(state): State<AppState>) -> Json<Version> {
     })
 }
 
-pub(crate) fn store_problem(err: lens::store::StoreError) -> Problem {
-    tracing::error!(%err, "metadata store");
-    Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string())
-}
-
 /// Every dump, newest first.
 #[utoipa::path(get, path = "/api/v1/dumps", responses(
-    (status = 200, body = Vec<DumpRecord>), (status = 503, body = Problem),
+    (status = 200, body = Vec<DumpInfo>), (status = 401, body = Problem), (status = 503, body = Problem),
 ))]
 pub(crate) async fn list_dumps(
     State(state): State<AppState>,
-) -> Result<Json<Vec<DumpRecord>>, Problem> {
-    state.store.list().await.map(Json).map_err(store_problem)
+) -> Result<Json<Vec<DumpInfo>>, Problem> {
+    state.catalog.list().await.map(Json)
+}
+
+/// Creates a dump the server downloads from an http(s) URL or an S3 object (standalone: the
+/// server fetches it, with S3 credentials from its environment; on Kubernetes: a `Dump` whose
+/// restore Job fetches it).
+#[utoipa::path(post, path = "/api/v1/dumps", request_body = NewDump, responses(
+    (status = 201, body = Created), (status = 400, body = Problem), (status = 401, body = Problem),
+    (status = 503, body = Problem),
+))]
+pub(crate) async fn create_dump(
+    State(state): State<AppState>,
+    body: Result<Json<NewDump>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Created>), Problem> {
+    let Json(request) = body.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let created = state.catalog.add_remote(request).await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// One dump.
 #[utoipa::path(get, path = "/api/v1/dumps/{id}", params(("id" = String, Path)), responses(
-    (status = 200, body = DumpRecord), (status = 404, body = Problem),
+    (status = 200, body = DumpInfo), (status = 401, body = Problem), (status = 404, body = Problem),
 ))]
 pub(crate) async fn get_dump(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<DumpRecord>, Problem> {
-    dump_record(&state, &id).await.map(Json)
+) -> Result<Json<DumpInfo>, Problem> {
+    state.catalog.get(&id).await.map(Json)
 }
 
 /// Deletes a dump that is not being restored: its sandbox, its record, and its file when it
-/// was an upload.
+/// was an upload or a download.
 #[utoipa::path(delete, path = "/api/v1/dumps/{id}", params(("id" = String, Path)), responses(
-    (status = 204, description = "deleted"), (status = 404, body = Problem), (status = 409, body = Problem),
+    (status = 204, description = "deleted"), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 409, body = Problem),
 ))]
 pub(crate) async fn delete_dump(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    match state.worker.delete(&id).await {
-        Ok(Some(record)) => {
-            state.readers.forget(&id, &record).await;
-            Ok(StatusCode::NO_CONTENT)
-        }
-        Ok(None) => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("there is no dump {id:?}"),
-        )),
-        Err(err @ crate::standalone::WorkerError::Busy(_)) => {
-            Err(Problem::new(StatusCode::CONFLICT, err.to_string()))
-        }
-        Err(err) => Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            err.to_string(),
-        )),
-    }
+    let dump = state.catalog.delete(&id).await?;
+    state.readers.forget(&id, &dump).await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// The record of dump `id`, or a 404 naming it.
-pub(crate) async fn dump_record(state: &AppState, id: &str) -> Result<DumpRecord, Problem> {
-    match state.store.get(id).await.map_err(store_problem)? {
-        Some(record) => Ok(record),
-        None => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            format!("there is no dump {id:?}"),
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ShareToken {
+    share_token: String,
+}
+
+/// A new share token for a Private dump on Kubernetes (the previous one stops working): for
+/// Dumps made with `kubectl`, or when a token has leaked.
+#[utoipa::path(post, path = "/api/v1/dumps/{id}/share-token", params(("id" = String, Path)), responses(
+    (status = 200, body = ShareToken), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 409, body = Problem),
+))]
+pub(crate) async fn renew_share_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<ShareToken>, Problem> {
+    match &state.catalog {
+        Catalog::Kubernetes(dumps) => Ok(Json(ShareToken {
+            share_token: dumps.renew_share_token(&id).await?,
+        })),
+        Catalog::Standalone(_) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "share tokens are for Private dumps on Kubernetes; this server has none",
         )),
     }
 }

@@ -13,12 +13,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use futures::StreamExt;
 use lens::dump::limits::DiskBudget;
-use lens::store::DumpRecord;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::Problem;
+use crate::catalog::{DumpInfo, Visibility, check_name, parse_ttl};
 use crate::routes::AppState;
 
 /// Where uploads go, and how big one may be.
@@ -54,6 +54,10 @@ pub(crate) struct NewUpload {
     /// The file's size in bytes, when known up front (then the upload ends at that size;
     /// otherwise with the first request that has no `Content-Range`).
     size: Option<u64>,
+    /// How long the dump lives once Ready, e.g. 30m, 24h, 7d [default: until deleted].
+    ttl: Option<String>,
+    /// On Kubernetes: Private (default; its data needs the share token) or Public.
+    visibility: Option<Visibility>,
 }
 
 /// An upload as the server has it.
@@ -65,15 +69,22 @@ pub(crate) struct Upload {
     pub size: Option<u64>,
     /// Bytes received so far: where the next request starts.
     pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
 }
 
-/// A finished upload: the dump it became, and the file's SHA-256.
+/// A finished upload: the dump it became, the file's SHA-256, and (for a Private dump on
+/// Kubernetes) its share token, shown this once.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Uploaded {
-    pub dump: DumpRecord,
+    pub dump: DumpInfo,
     pub sha256: String,
     pub bytes: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_token: Option<String>,
 }
 
 fn problem(status: StatusCode, detail: impl Into<String>) -> Problem {
@@ -128,11 +139,9 @@ pub(crate) async fn create(
         return Err(too_large(uploads.max_bytes));
     }
     let name = request.name.trim();
-    if name.is_empty() || name.len() > 255 || name.contains(['/', '\0']) {
-        return Err(problem(
-            StatusCode::BAD_REQUEST,
-            "name is a file name: 1 to 255 bytes, no / ",
-        ));
+    check_name(name)?;
+    if let Some(ttl) = &request.ttl {
+        parse_ttl(ttl)?;
     }
     tokio::fs::create_dir_all(&uploads.dir)
         .await
@@ -142,6 +151,8 @@ pub(crate) async fn create(
         name: name.to_string(),
         size: request.size,
         offset: 0,
+        ttl: request.ttl,
+        visibility: request.visibility,
     };
     tokio::fs::write(uploads.part(&upload.id)?, b"")
         .await
@@ -311,17 +322,23 @@ pub(crate) async fn put(
         Some(hasher) => format!("{:x}", hasher.finalize()),
         None => sha256_of(&file).await.map_err(io_problem)?,
     };
-    let dump = state
-        .worker
-        .add_upload(&id, &upload.name, &file)
-        .await
-        .map_err(|e| problem(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let created = state
+        .catalog
+        .add_upload(
+            &id,
+            &upload.name,
+            &file,
+            upload.ttl.as_deref(),
+            upload.visibility,
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Uploaded {
-            dump,
+            dump: created.dump,
             sha256,
             bytes: upload.offset,
+            share_token: created.share_token,
         }),
     )
         .into_response())

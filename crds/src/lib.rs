@@ -96,6 +96,10 @@ pub struct S3Source {
     pub endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The object's SHA-256 (hex); the restore fails when the download does not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self.matches('^[0-9a-f]{64}$')").message("sha256 must be 64 lowercase hex digits"))]
+    pub sha256: Option<String>,
     /// A Secret in the Dump's namespace with keys accessKeyId and secretAccessKey.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretReference>,
@@ -200,6 +204,16 @@ pub struct DatabaseStatus {
     pub name: Option<String>,
     /// The sandbox database it was restored into.
     pub sandbox: String,
+}
+
+/// The annotation holding the SHA-256 (hex) of a Private Dump's share token. Only the hash is
+/// kept: whoever may read the Dump may not thereby read its data.
+pub const SHARE_TOKEN_ANNOTATION: &str = "dumplens.io/share-token-sha256";
+
+/// The sandbox id of the Dump with this UID: the UID without dashes, so no other Dump can claim
+/// its sandbox. It is also the Dump's id in the API.
+pub fn sandbox_id(uid: &str) -> String {
+    uid.replace('-', "").to_ascii_lowercase()
 }
 
 /// Every CustomResourceDefinition of the project, as YAML documents, in the order they are

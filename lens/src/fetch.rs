@@ -17,6 +17,10 @@ pub enum FetchError {
     NotHttp(String),
     #[error("{0:?} is not a usable S3 endpoint (give an http or https URL)")]
     S3Endpoint(String),
+    #[error("{0:?} is not a SHA-256: give 64 lowercase hex digits")]
+    BadChecksum(String),
+    #[error("{0} does not name an object: give a bucket and a key")]
+    S3Object(String),
     #[error("cannot download {url}: {reason}")]
     Download { url: String, reason: String },
     #[error("the download of {url} has SHA-256 {actual}, not the {expected} given")]
@@ -37,31 +41,107 @@ pub struct Fetched {
     pub bytes: u64,
 }
 
-/// Downloads `url` into `scratch`, streaming (constant memory), within `limits` and the free
-/// disk. With `expected_sha256`, a different file is an error and is not kept.
-pub async fn fetch_url(
-    url: &str,
-    expected_sha256: Option<&str>,
+/// Downloads `object` into `scratch`, streaming (constant memory), within `limits` and the free
+/// disk. With a SHA-256 given, a different file is an error and is not kept.
+async fn fetch_url(
+    object: &UrlObject,
     limits: &Limits,
     scratch: &Path,
 ) -> Result<Fetched, FetchError> {
+    let url = &object.url;
     let parsed = url::Url::parse(url).map_err(|_| FetchError::NotHttp(url.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(FetchError::NotHttp(url.to_string()));
     }
     let name = parsed.to_string();
-    download(parsed, &name, expected_sha256, limits, scratch).await
+    download(parsed, &name, object.sha256.as_deref(), limits, scratch).await
 }
 
 /// An object in S3 or an S3-compatible store.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct S3Object {
     pub bucket: String,
     pub key: String,
     /// The store's endpoint; AWS's regional endpoint when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
     /// `us-east-1` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The object's SHA-256 (hex); a different download is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// A file on an http(s) server.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UrlObject {
+    pub url: String,
+    /// The file's SHA-256 (hex); a different download is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Where a dump is downloaded from, in the shape a `Dump`'s `spec.source` gives it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum RemoteSource {
+    Url(UrlObject),
+    S3(S3Object),
+}
+
+impl RemoteSource {
+    /// Refuses what could never be downloaded, before anything is recorded: not http(s), an
+    /// unusable endpoint, an empty bucket or key, a checksum that is not 64 hex digits.
+    pub fn check(&self) -> Result<(), FetchError> {
+        let http = |text: &str, error: fn(String) -> FetchError| match url::Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Ok(()),
+            _ => Err(error(text.to_string())),
+        };
+        match self {
+            RemoteSource::Url(object) => http(&object.url, FetchError::NotHttp)?,
+            RemoteSource::S3(object) => {
+                if let Some(endpoint) = &object.endpoint {
+                    http(endpoint, FetchError::S3Endpoint)?;
+                }
+                if object.bucket.is_empty() || object.key.is_empty() {
+                    return Err(FetchError::S3Object(object.to_string()));
+                }
+            }
+        }
+        match self.sha256() {
+            Some(sha256)
+                if sha256.len() != 64
+                    || !sha256
+                        .bytes()
+                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
+                Err(FetchError::BadChecksum(sha256.to_string()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn sha256(&self) -> Option<&str> {
+        match self {
+            RemoteSource::Url(object) => object.sha256.as_deref(),
+            RemoteSource::S3(object) => object.sha256.as_deref(),
+        }
+    }
+
+    /// Downloads the file into `scratch` (S3 credentials from `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`, anonymous without them).
+    pub async fn fetch(&self, limits: &Limits, scratch: &Path) -> Result<Fetched, FetchError> {
+        match self {
+            RemoteSource::Url(object) => fetch_url(object, limits, scratch).await,
+            RemoteSource::S3(object) => {
+                let credentials = Credentials::from_env();
+                fetch_s3(object, credentials.as_ref(), limits, scratch).await
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for S3Object {
@@ -75,10 +155,9 @@ const PRESIGNED_FOR: std::time::Duration = std::time::Duration::from_secs(15 * 6
 
 /// Downloads `object` like [`fetch_url`], with a request presigned by `credentials` (anonymous
 /// when absent). Errors name the object, never the signed URL.
-pub async fn fetch_s3(
+async fn fetch_s3(
     object: &S3Object,
     credentials: Option<&Credentials>,
-    expected_sha256: Option<&str>,
     limits: &Limits,
     scratch: &Path,
 ) -> Result<Fetched, FetchError> {
@@ -102,7 +181,7 @@ pub async fn fetch_s3(
     download(
         signed,
         &object.to_string(),
-        expected_sha256,
+        object.sha256.as_deref(),
         limits,
         scratch,
     )

@@ -64,16 +64,19 @@ pub fn validate_id(id: &str) -> Result<(), SandboxError> {
 
 /// A fresh random dump id (96 bits, hex).
 pub fn new_id() -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    random_hex(12)
 }
 
-/// A random password for a sandbox role.
+/// A random password for a sandbox role (192 bits, hex).
 pub fn new_password() -> String {
-    let mut bytes = [0u8; 24];
-    getrandom::fill(&mut bytes).expect("the OS random source is available");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    random_hex(24)
+}
+
+/// `bytes` bytes from the OS random source, as hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).expect("the OS random source is available");
+    buffer.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn run(conn: &mut PgConnection, sql: String) -> Result<(), SandboxError> {

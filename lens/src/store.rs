@@ -10,6 +10,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 
 use crate::conninfo::ServerUrl;
+use crate::fetch::RemoteSource;
 use crate::lifecycle::{self, Event, Phase};
 use crate::schema::SchemaGraph;
 
@@ -30,17 +31,14 @@ pub enum StoreError {
 }
 
 /// One dump as the store keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DumpRecord {
     pub id: String,
     pub name: String,
     #[sqlx(try_from = "String")]
     pub phase: StoredPhase,
     pub message: Option<String>,
-    #[serde(skip)]
     pub file: String,
-    #[serde(skip)]
     pub owns_file: bool,
     pub format: Option<String>,
     pub pg_dump_version: Option<String>,
@@ -50,6 +48,8 @@ pub struct DumpRecord {
     pub created_at: DateTime<Utc>,
     pub restored_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Where the server downloads the file from (absent for files it was given or sent).
+    pub source: Option<sqlx::types::Json<RemoteSource>>,
 }
 
 /// A phase read back from the database.
@@ -77,6 +77,7 @@ pub struct NewDump {
     pub owns_file: bool,
     pub size_bytes: u64,
     pub ttl: Option<std::time::Duration>,
+    pub source: Option<RemoteSource>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,8 +124,8 @@ impl Store {
             .and_then(|ttl| chrono::TimeDelta::from_std(ttl).ok())
             .map(|ttl| Utc::now() + ttl);
         let record = sqlx::query_as(
-            "INSERT INTO dumps (id, name, phase, file, owns_file, size_bytes, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+            "INSERT INTO dumps (id, name, phase, file, owns_file, size_bytes, expires_at, source)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
         )
         .bind(&dump.id)
         .bind(&dump.name)
@@ -133,6 +134,7 @@ impl Store {
         .bind(dump.owns_file)
         .bind(dump.size_bytes as i64)
         .bind(expires_at)
+        .bind(dump.source.clone().map(sqlx::types::Json))
         .fetch_one(&self.pool)
         .await?;
         Ok(record)
@@ -223,6 +225,16 @@ impl Store {
         .bind(summary)
         .execute(&self.pool)
         .await?;
+        Ok(())
+    }
+
+    /// Records the size of a file the server has just downloaded.
+    pub async fn set_size(&self, id: &str, size_bytes: u64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE dumps SET size_bytes = $2 WHERE id = $1")
+            .bind(id)
+            .bind(size_bytes as i64)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -379,14 +379,11 @@ async fn ready(
         expires_at: expiry(dump, &restored_at)?,
         restored_at: Some(restored_at),
         message: Some(message),
-        url: context.config.ui_url.as_ref().map(|base| {
-            format!(
-                "{}/dumps/{}/{}",
-                base.trim_end_matches('/'),
-                dump.namespace().unwrap_or_default(),
-                dump.name_any()
-            )
-        }),
+        url: context
+            .config
+            .ui_url
+            .as_ref()
+            .map(|base| format!("{}/dumps/{id}", base.trim_end_matches('/'))),
     };
     let action = requeue_at(next.expires_at.as_ref());
     write_status(dump, context, next).await?;

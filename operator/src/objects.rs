@@ -28,11 +28,7 @@ pub fn sandbox_id(dump: &Dump) -> Result<String, Error> {
     let uid = dump
         .uid()
         .ok_or_else(|| Error::Spec("the Dump has no UID yet".into()))?;
-    Ok(sandbox_id_of_uid(&uid))
-}
-
-pub(crate) fn sandbox_id_of_uid(uid: &str) -> String {
-    uid.replace('-', "").to_ascii_lowercase()
+    Ok(crds::sandbox_id(&uid))
 }
 
 pub(crate) fn secret_name(dump: &Dump) -> Result<String, Error> {
@@ -101,7 +97,12 @@ fn source_access(dump: &Dump, config: &Config) -> Result<SourceAccess, Error> {
             "--s3-key".into(),
             s3.key.clone(),
         ];
-        for (flag, value) in [("--s3-endpoint", &s3.endpoint), ("--s3-region", &s3.region)] {
+        let flags = [
+            ("--s3-endpoint", &s3.endpoint),
+            ("--s3-region", &s3.region),
+            ("--sha256", &s3.sha256),
+        ];
+        for (flag, value) in flags {
             if let Some(value) = value {
                 access.args.extend([flag.to_string(), value.clone()]);
             }

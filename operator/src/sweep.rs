@@ -10,7 +10,6 @@ use kube::Api;
 use kube::api::ListParams;
 use lens::sandbox;
 
-use crate::objects::sandbox_id_of_uid;
 use crate::{Context, Error};
 
 pub(crate) async fn run(context: Arc<Context>) {
@@ -39,7 +38,7 @@ async fn sweep(context: &Context) -> Result<usize, Error> {
         .items
         .iter()
         .filter_map(|d| d.metadata.uid.as_deref())
-        .map(sandbox_id_of_uid)
+        .map(crds::sandbox_id)
         .collect();
     let mut dropped = 0;
     for id in on_server.into_iter().filter(|id| !owned.contains(id)) {

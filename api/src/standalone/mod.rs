@@ -41,6 +41,8 @@ pub struct ServeOptions {
     pub restore_program: Option<PathBuf>,
     /// The largest upload accepted, in bytes.
     pub max_upload_bytes: u64,
+    /// Who may call the API (open by default, which only a loopback address allows).
+    pub access: crate::access::Access,
 }
 
 /// The largest upload accepted unless told otherwise: 64 GiB.
@@ -49,7 +51,7 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 64 << 30;
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(
-        "refusing to listen on {0}: without authentication dumplens serve only listens on a loopback address such as 127.0.0.1"
+        "refusing to listen on {0}: without API tokens (--token-file) dumplens serve only listens on a loopback address such as 127.0.0.1"
     )]
     NotLoopback(SocketAddr),
 
@@ -107,7 +109,7 @@ pub fn default_data_dir() -> Option<PathBuf> {
 /// Runs until SIGINT or SIGTERM (a clean exit) or until the managed server dies (an error).
 /// `ready` is called with the URL once the API answers.
 pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<(), ServeError> {
-    if !options.listen.ip().is_loopback() {
+    if !options.listen.ip().is_loopback() && options.access.is_open() {
         return Err(ServeError::NotLoopback(options.listen));
     }
     // Bind first: an occupied port should fail before a cluster is started for nothing.
@@ -147,7 +149,7 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
         }
     };
 
-    let pool = connect(&admin_url).await?;
+    let pool = connect(&admin_url).await.map_err(ServeError::Connect)?;
     let postgres_version: String = sqlx::query_scalar("SHOW server_version")
         .fetch_one(&pool)
         .await
@@ -164,7 +166,14 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
         None => std::env::current_exe().map_err(ServeError::NoExecutable)?,
     };
     // The orphan sweep drops every sandbox without a record: only on a server that is ours alone.
-    let worker = worker::Worker::new(store.clone(), admin.clone(), exe, cluster.is_some());
+    let uploads = data_dir.join("uploads");
+    let worker = worker::Worker::new(
+        store.clone(),
+        admin.clone(),
+        exe,
+        cluster.is_some(),
+        uploads.clone(),
+    );
     worker.recover().await?;
     for dump in &options.dumps {
         let record = worker.add_file(dump, options.ttl).await?;
@@ -173,14 +182,15 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
     tokio::spawn(worker.clone().run_sweeps(options.sweep_interval));
     let state = AppState {
         pool,
-        worker: worker.clone(),
+        catalog: crate::catalog::Catalog::Standalone(worker.clone()),
+        access: options.access.clone(),
         uploads: crate::uploads::Uploads {
-            dir: data_dir.join("uploads"),
+            dir: uploads,
             max_bytes: options.max_upload_bytes,
             sending: Default::default(),
         },
         readers: crate::read::Readers::new(admin),
-        store,
+        graphs: store,
         postgres_version,
         managed_postgres: cluster.is_some(),
     };
@@ -205,15 +215,11 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
     outcome
 }
 
-async fn connect(url: &str) -> Result<PgPool, ServeError> {
-    PgPoolOptions::new()
-        .max_connections(16)
-        .connect(url)
-        .await
-        .map_err(ServeError::Connect)
+pub(crate) async fn connect(url: &str) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new().max_connections(16).connect(url).await
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut terminate = signal(SignalKind::terminate()).expect("install a SIGTERM handler");
     tokio::select! {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use lens::conninfo::ServerUrl;
 use lens::dump::{self, DumpFormat, Limits};
+use lens::fetch::RemoteSource;
 use lens::lifecycle::{Event, Phase};
 use lens::sandbox::{self, SandboxNames};
 use lens::store::{DumpRecord, NewDump, Store, StoreError};
@@ -45,16 +46,25 @@ struct Inner {
     exe: PathBuf,
     /// Sweep sandboxes no record owns: only on a server PgDumpLens owns alone.
     sweep_orphans: bool,
+    /// Where downloaded files go (the uploads directory).
+    downloads: PathBuf,
 }
 
 impl Worker {
-    pub fn new(store: Store, admin: ServerUrl, exe: PathBuf, sweep_orphans: bool) -> Self {
+    pub fn new(
+        store: Store,
+        admin: ServerUrl,
+        exe: PathBuf,
+        sweep_orphans: bool,
+        downloads: PathBuf,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
                 admin,
                 exe,
                 sweep_orphans,
+                downloads,
             }),
         }
     }
@@ -94,19 +104,16 @@ impl Worker {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| file.clone());
-        let record = self
-            .store()
-            .insert(&NewDump {
-                id: sandbox::new_id(),
-                name,
-                file: path,
-                owns_file: false,
-                size_bytes,
-                ttl,
-            })
-            .await?;
-        self.spawn_restore(record.id.clone());
-        Ok(record)
+        self.add(NewDump {
+            id: sandbox::new_id(),
+            name,
+            file: path,
+            owns_file: false,
+            size_bytes,
+            ttl,
+            source: None,
+        })
+        .await
     }
 
     /// Records an uploaded file (this server's to delete with the dump) as dump `id` and starts
@@ -116,6 +123,7 @@ impl Worker {
         id: &str,
         name: &str,
         path: &Path,
+        ttl: Option<Duration>,
     ) -> Result<DumpRecord, WorkerError> {
         let size_bytes = std::fs::metadata(path)
             .map_err(|source| WorkerError::File {
@@ -123,17 +131,42 @@ impl Worker {
                 source,
             })?
             .len();
-        let record = self
-            .store()
-            .insert(&NewDump {
-                id: id.to_string(),
-                name: name.to_string(),
-                file: path.to_path_buf(),
-                owns_file: true,
-                size_bytes,
-                ttl: None,
-            })
-            .await?;
+        self.add(NewDump {
+            id: id.to_string(),
+            name: name.to_string(),
+            file: path.to_path_buf(),
+            owns_file: true,
+            size_bytes,
+            ttl,
+            source: None,
+        })
+        .await
+    }
+
+    /// Records a dump this server downloads (into its uploads directory, so the file goes with
+    /// the dump) and starts fetching it.
+    pub async fn add_remote(
+        &self,
+        source: RemoteSource,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<DumpRecord, WorkerError> {
+        let id = sandbox::new_id();
+        let file = lens::uploads::path(&self.inner.downloads, &id).expect("a new id is valid");
+        self.add(NewDump {
+            id,
+            name: name.to_string(),
+            file,
+            owns_file: true,
+            size_bytes: 0,
+            ttl,
+            source: Some(source),
+        })
+        .await
+    }
+
+    async fn add(&self, dump: NewDump) -> Result<DumpRecord, WorkerError> {
+        let record = self.store().insert(&dump).await?;
         self.spawn_restore(record.id.clone());
         Ok(record)
     }
@@ -141,6 +174,8 @@ impl Worker {
     /// After a restart: work that was under way is redone from the start (its sandbox dropped
     /// first, so nothing is duplicated).
     pub async fn recover(&self) -> Result<(), WorkerError> {
+        // Downloads cut off by the restart: each is fetched again from the start.
+        let _ = tokio::fs::remove_dir_all(self.scratch_dir()).await;
         for record in self.store().list().await? {
             if record.phase.0.is_in_progress() {
                 tracing::info!(id = %record.id, phase = %record.phase.0, "redoing an interrupted restore");
@@ -165,6 +200,14 @@ impl Worker {
         let Some(record) = store.get(id).await? else {
             return Ok(());
         };
+        if let Some(source) = &record.source {
+            if store.apply(id, &Event::FetchStarted).await?.is_none() {
+                return Ok(());
+            }
+            if let Err(reason) = self.fetch(&record, source).await {
+                return self.fail(id, reason).await;
+            }
+        }
         if store.apply(id, &Event::RestoreStarted).await?.is_none() {
             return Ok(());
         }
@@ -182,6 +225,33 @@ impl Worker {
             Err(reason) => self.fail(id, reason).await?,
         }
         Ok(())
+    }
+
+    /// Downloads the file of a dump with a remote source to where its record says. A download
+    /// cut off by a restart leaves only a scratch file, removed at the next start.
+    async fn fetch(&self, record: &DumpRecord, source: &RemoteSource) -> Result<(), String> {
+        let scratch = self.scratch_dir();
+        tokio::fs::create_dir_all(&scratch)
+            .await
+            .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        let fetched = source
+            .fetch(&Limits::default(), &scratch)
+            .await
+            .map_err(|e| e.to_string())?;
+        fetched
+            .path
+            .persist(&record.file)
+            .map_err(|e| format!("cannot keep the download: {e}"))?;
+        self.store()
+            .set_size(&record.id, fetched.bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(id = %record.id, sha256 = %fetched.sha256, bytes = fetched.bytes, "fetched");
+        Ok(())
+    }
+
+    fn scratch_dir(&self) -> PathBuf {
+        self.inner.downloads.join(".fetching")
     }
 
     async fn fail(&self, id: &str, reason: String) -> Result<(), WorkerError> {
