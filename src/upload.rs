@@ -21,9 +21,33 @@ pub struct UploadArgs {
     /// The dump's name [default: the file's name].
     #[arg(long)]
     name: Option<String>,
-    /// Print the dump as JSON when it is Ready, instead of a line.
+    /// How long the dump lives once Ready, e.g. 30m, 24h, 7d [default: until deleted].
+    #[arg(long)]
+    ttl: Option<String>,
+    /// An API token, when the server asks for one (Kubernetes, or serve --token-file).
+    #[arg(long, env = "DUMPLENS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// On Kubernetes: let every API token holder read the dump (default: Private, readable
+    /// with the share token this prints).
+    #[arg(long)]
+    public: bool,
+    /// Print `{"dump": ..., "shareToken": ...}` as JSON when it is Ready, instead of lines.
     #[arg(long)]
     json: bool,
+}
+
+/// An HTTP client that sends `token` as the bearer token of every request.
+fn client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .context("the token must be printable ASCII")?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .build()?)
 }
 
 /// Where an unfinished upload of a file is remembered, so running the command again resumes
@@ -58,7 +82,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
     let metadata = std::fs::metadata(&path)?;
     let size = metadata.len();
     let server = args.server.trim_end_matches('/').to_string();
-    let http = reqwest::Client::new();
+    let http = client(args.token.as_deref())?;
     let name = args.name.clone().unwrap_or_else(|| {
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -89,7 +113,12 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         None => {
             let response = http
                 .post(format!("{server}/api/v1/uploads"))
-                .json(&json!({"name": name, "size": size}))
+                .json(&json!({
+                    "name": name,
+                    "size": size,
+                    "ttl": args.ttl,
+                    "visibility": if args.public { "Public" } else { "Private" },
+                }))
                 .send()
                 .await
                 .with_context(|| format!("connecting to {server}"))?;
@@ -149,7 +178,24 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         uploaded["sha256"].as_str().unwrap_or("?")
     );
 
-    // Follow the restore.
+    let id = uploaded["dump"]["id"]
+        .as_str()
+        .context("the server named no dump")?;
+    let share_token = uploaded["shareToken"].as_str();
+    let dump = follow(&http, &server, id).await?;
+    if args.json {
+        println!("{}", json!({"dump": dump, "shareToken": share_token}));
+    } else {
+        println!("{name} is Ready: {server}/api/v1/dumps/{id}");
+        if let Some(token) = share_token {
+            println!("share token (send as X-Share-Token; shown only now): {token}");
+        }
+    }
+    Ok(())
+}
+
+/// Follows dump `id` on `server` until it is Ready (returned) or Failed (an error).
+async fn follow(http: &reqwest::Client, server: &str, id: &str) -> anyhow::Result<Value> {
     let dump_url = format!("{server}/api/v1/dumps/{id}");
     let spinner = ProgressBar::new_spinner();
     spinner.enable_steady_tick(Duration::from_millis(200));
@@ -167,12 +213,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         match phase {
             "Ready" => {
                 spinner.finish_and_clear();
-                if args.json {
-                    println!("{dump}");
-                } else {
-                    println!("{name} is Ready: {dump_url}");
-                }
-                return Ok(());
+                return Ok(dump);
             }
             "Failed" => {
                 spinner.finish_and_clear();

@@ -5,6 +5,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+mod common;
+
 use lens::testing::{admin_url, expected_facts, fixture};
 use serde_json::Value;
 use sqlx::Connection;
@@ -81,17 +83,6 @@ async fn checked(method: &str, path: &str, response: reqwest::Response) -> (u16,
     (status, body)
 }
 
-/// Whether `path` is an instance of `template` (`{name}` standing for one segment).
-fn matches(template: &str, path: &str) -> bool {
-    let (template, path): (Vec<&str>, Vec<&str>) =
-        (template.split('/').collect(), path.split('/').collect());
-    template.len() == path.len()
-        && template
-            .iter()
-            .zip(&path)
-            .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
-}
-
 /// The server's OpenAPI document.
 async fn openapi() -> &'static Value {
     static DOCUMENT: tokio::sync::OnceCell<Value> = tokio::sync::OnceCell::const_new();
@@ -103,41 +94,8 @@ async fn openapi() -> &'static Value {
         .await
 }
 
-/// Checks a response against the schema the OpenAPI document gives for its path, status and
-/// content type (paths the document does not describe, like unknown ones, only as problems).
 async fn conforms(method: &str, path: &str, status: u16, content_type: &str, body: &Value) {
-    let document = openapi().await;
-    let path = path.split('?').next().unwrap();
-    let operation = document["paths"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .find_map(|(template, item)| matches(template, path).then_some(&item[method]));
-    let Some(operation) = operation else {
-        assert!(status >= 400, "{path} is not in the OpenAPI document");
-        assert_eq!(content_type, "application/problem+json", "{path}");
-        return;
-    };
-    let media = content_type.split(';').next().unwrap();
-    let schema = &operation["responses"][status.to_string()]["content"][media]["schema"];
-    assert!(
-        !schema.is_null(),
-        "{path}: no {status} {media} response in the document"
-    );
-    let errors = schema_errors(document, schema, body);
-    assert!(errors.is_empty(), "{path} {status}: {errors:?}");
-}
-
-/// What is wrong with `body` as an instance of `schema` (whose references point into the
-/// document's components).
-fn schema_errors(document: &Value, schema: &Value, body: &Value) -> Vec<String> {
-    let mut root = schema.clone();
-    root["components"] = document["components"].clone();
-    let validator = jsonschema::validator_for(&root).unwrap();
-    validator
-        .iter_errors(body)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect()
+    common::conforms(openapi().await, method, path, status, content_type, body);
 }
 
 async fn ok(path: &str) -> Value {
@@ -195,8 +153,10 @@ async fn the_openapi_document_describes_every_endpoint() {
     assert!(problem.is_object(), "{responses}");
     // The check every response here passes can fail.
     let dump = &responses["200"]["content"]["application/json"]["schema"];
-    assert!(!schema_errors(document, dump, &serde_json::json!({"id": 5})).is_empty());
-    assert!(!schema_errors(document, problem, &serde_json::json!({"status": "x"})).is_empty());
+    assert!(!common::schema_errors(document, dump, &serde_json::json!({"id": 5})).is_empty());
+    assert!(
+        !common::schema_errors(document, problem, &serde_json::json!({"status": "x"})).is_empty()
+    );
 }
 
 #[tokio::test]
@@ -630,9 +590,15 @@ async fn dumplens_upload_sends_a_file_and_waits_until_it_is_ready() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let dump: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let dump = &printed["dump"];
     assert_eq!(dump["phase"], "Ready");
     assert_eq!(dump["name"], "chinook by the CLI");
+    assert_eq!(dump["tables"], 11);
+    assert!(
+        printed["shareToken"].is_null(),
+        "standalone has no share tokens"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     let sha256 =
         lens::testing::sha256_hex(&std::fs::read(fixture("chinook.pg18.custom.dump")).unwrap());

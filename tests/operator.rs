@@ -3,6 +3,8 @@
 //! Jobs and hold exactly the fixtures' facts; TTLs, failures, restarts, concurrency and hostile
 //! dumps; and nothing is left when a Dump goes.
 
+mod common;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -590,4 +592,382 @@ async fn a_pg_dumpall_file_gets_a_sandbox_database_for_each_database() {
     delete(&ns, "cluster");
     assert_eq!(sandbox_objects(&id).await, 0);
     gone(&ns, "job", &format!("dl-{id}-restore-all")).await;
+}
+
+/// `dumplens api` over this control plane, with API tokens from a Secret in the uploads
+/// namespace and a trusted proxy header.
+struct ApiServer {
+    process: e2e::ApiProcess,
+    token: String,
+    document: Value,
+}
+
+async fn api_server() -> &'static ApiServer {
+    static API: tokio::sync::OnceCell<ApiServer> = tokio::sync::OnceCell::const_new();
+    API.get_or_init(|| async {
+        let ns = &operator().uploads_namespace;
+        let token = lens::sandbox::random_hex(16);
+        // Applied, not created: a test that failed to start the api leaves the Secret for the
+        // next to reuse.
+        apply(
+            ns,
+            &format!(
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: api-tokens\nstringData:\n  ci: {token}\n"
+            ),
+        );
+        let uploads = e2e::claim_dir(ns, "uploads");
+        let flags = [
+            "--namespace",
+            ns.as_str(),
+            "--tokens-secret",
+            "api-tokens",
+            "--trusted-proxy-header",
+            "X-Forwarded-User",
+            "--uploads-dir",
+        ];
+        let args: Vec<&OsStr> = flags
+            .iter()
+            .map(OsStr::new)
+            .chain([uploads.as_os_str()])
+            .collect();
+        let process =
+            e2e::ApiProcess::start(Path::new(DUMPLENS), admin_server_url().as_str(), &args).await;
+        // The document is public: no token needed.
+        let document = reqwest::get(format!("{}/api/v1/openapi.json", process.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ApiServer {
+            process,
+            token,
+            document,
+        }
+    })
+    .await
+}
+
+/// Calls the api with `headers`; every JSON answer is checked against its OpenAPI document.
+async fn call(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let api = api_server().await;
+    let mut request = reqwest::Client::new().request(
+        method.to_uppercase().parse().unwrap(),
+        format!("{}{path}", api.process.url),
+    );
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    if status == 401 {
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"dumplens\""
+        );
+    }
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    if content_type.contains("json") {
+        common::conforms(&api.document, method, path, status, &content_type, &body);
+    }
+    (status, body)
+}
+
+/// Polls dump `id` through the api (as an API caller) until it is Ready.
+async fn api_ready(id: &str, bearer: &str) -> Value {
+    for _ in 0..900 {
+        let (status, dump) = call(
+            "get",
+            &format!("/api/v1/dumps/{id}"),
+            &[("authorization", bearer)],
+            None,
+        )
+        .await;
+        if status == 200 && dump["phase"] == "Ready" {
+            return dump;
+        }
+        assert_ne!(dump["phase"], "Failed", "{dump}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "dump {id} never became Ready; api log {}, operator log {}",
+        api_server().await.process.log.display(),
+        operator().log.display()
+    );
+}
+
+#[tokio::test]
+async fn the_api_on_kubernetes_needs_a_token_and_private_dumps_their_share_token() {
+    let api = api_server().await;
+    let ns = &operator().uploads_namespace;
+    let bearer = format!("Bearer {}", api.token);
+    let auth = [("authorization", bearer.as_str())];
+
+    // Without a token only health, version and the document answer.
+    assert_eq!(call("get", "/api/v1/dumps", &[], None).await.0, 401);
+    let wrong = [("authorization", "Bearer not-the-token")];
+    assert_eq!(call("get", "/api/v1/dumps", &wrong, None).await.0, 401);
+    assert_eq!(call("get", "/healthz", &[], None).await.0, 200);
+    assert_eq!(call("get", "/api/v1/version", &[], None).await.0, 200);
+    let proxied = [("x-forwarded-user", "ann")];
+    assert_eq!(call("get", "/api/v1/dumps", &proxied, None).await.0, 200);
+
+    // An upload becomes a Private Dump in the api's namespace, with a share token.
+    let file = std::fs::read(fixture("pagila.pg18.custom.dump")).unwrap();
+    let new_upload = serde_json::json!({"name": "pagila.dump", "size": file.len()});
+    let (status, upload) = call("post", "/api/v1/uploads", &auth, Some(new_upload)).await;
+    assert_eq!(status, 201, "{upload}");
+    let upload_id = upload["id"].as_str().unwrap().to_string();
+    let response = reqwest::Client::new()
+        .put(format!("{}/api/v1/uploads/{upload_id}", api.process.url))
+        .header("authorization", &bearer)
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let uploaded: Value = response.json().await.unwrap();
+    assert_eq!(uploaded["sha256"], lens::testing::sha256_hex(&file));
+    let dump = &uploaded["dump"];
+    assert_eq!(dump["namespace"], ns.as_str());
+    assert_eq!(dump["visibility"], "Private");
+    let id = dump["id"].as_str().unwrap().to_string();
+    let share = uploaded["shareToken"].as_str().unwrap().to_string();
+    assert_eq!(share.len(), 64, "256 random bits, hex");
+
+    // The resource keeps the token's hash, not the token.
+    let name = dump["name"].as_str().unwrap();
+    let resource = get(ns, name).unwrap();
+    assert_eq!(
+        resource["spec"]["source"]["upload"]["id"],
+        upload_id.as_str()
+    );
+    let kept = &resource["metadata"]["annotations"]["dumplens.io/share-token-sha256"];
+    assert_eq!(*kept, lens::testing::sha256_hex(share.as_bytes()));
+    assert!(!resource.to_string().contains(&share));
+
+    api_ready(&id, &bearer).await;
+    let databases = format!("/api/v1/dumps/{id}/databases");
+    // An API token alone does not read a Private dump's data, however the id is spelled.
+    let (status, problem) = call("get", &databases, &auth, None).await;
+    assert_eq!(status, 403, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("X-Share-Token")
+    );
+    let spelled = format!(
+        "/api/v1/dumps/%{:02x}{}/databases",
+        id.as_bytes()[0],
+        &id[1..]
+    );
+    assert_eq!(call("get", &spelled, &auth, None).await.0, 403);
+    // The share token alone does.
+    let shared = [("x-share-token", share.as_str())];
+    let (status, listed) = call("get", &databases, &shared, None).await;
+    assert_eq!(status, 200, "{listed}");
+    let sandbox = listed[0]["sandbox"].as_str().unwrap().to_string();
+    let rows = format!(
+        "/api/v1/dumps/{id}/databases/{sandbox}/tables/public/customer/rows?f.customer_id=eq:1"
+    );
+    let (status, page) = call("get", &rows, &shared, None).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["rows"][0]["first_name"], "MARY", "{page}");
+    let sql = format!("/api/v1/dumps/{id}/databases/{sandbox}/sql");
+    let count = serde_json::json!({"sql": "SELECT count(*) AS films FROM film"});
+    let (status, result) = call("post", &sql, &shared, Some(count)).await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["rows"][0]["films"], 1000, "{result}");
+    // ...and nothing else: not the list, not deleting, not another token.
+    assert_eq!(call("get", "/api/v1/dumps", &shared, None).await.0, 401);
+    assert_eq!(
+        call("delete", &format!("/api/v1/dumps/{id}"), &shared, None)
+            .await
+            .0,
+        401
+    );
+    let forged = [("x-share-token", "0".repeat(64))];
+    let forged: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(call("get", &databases, &forged, None).await.0, 401);
+
+    // A new share token replaces the old one.
+    let renew = format!("/api/v1/dumps/{id}/share-token");
+    assert_eq!(call("post", &renew, &shared, None).await.0, 401);
+    let (status, renewed) = call("post", &renew, &auth, None).await;
+    assert_eq!(status, 200, "{renewed}");
+    let new_share = renewed["shareToken"].as_str().unwrap();
+    assert_eq!(call("get", &databases, &shared, None).await.0, 401);
+    let new_shared = [("x-share-token", new_share)];
+    assert_eq!(call("get", &databases, &new_shared, None).await.0, 200);
+
+    // Deleting through the api deletes the Dump; the operator drops the sandbox and the file.
+    let (status, _) = call("delete", &format!("/api/v1/dumps/{id}"), &auth, None).await;
+    assert_eq!(status, 204);
+    let uploaded_file = e2e::claim_dir(ns, "uploads").join(&upload_id);
+    eventually("the Dump, its sandbox and its file are gone", async || {
+        get(ns, name).is_none() && !uploaded_file.exists() && sandbox_objects(&id).await == 0
+    })
+    .await;
+    assert_eq!(
+        call("get", &format!("/api/v1/dumps/{id}"), &auth, None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_api_on_kubernetes_makes_dumps_from_urls_and_the_cli_uploads_to_it() {
+    let api = api_server().await;
+    let bearer = format!("Bearer {}", api.token);
+    let auth = [("authorization", bearer.as_str())];
+
+    // Bad sources and TTLs are refused before anything is created.
+    for (body, says) in [
+        (
+            serde_json::json!({"source": {"url": {"url": "file:///etc/passwd"}}}),
+            "not an http",
+        ),
+        (
+            serde_json::json!({"source": {"url": {"url": "https://x.test/d", "sha256": "ABC"}}}),
+            "SHA-256",
+        ),
+        (
+            serde_json::json!({"source": {"s3": {"bucket": "", "key": "k"}}}),
+            "bucket",
+        ),
+        (
+            serde_json::json!({"source": {"url": {"url": "https://x.test/d"}}, "ttl": "5w"}),
+            "ttl",
+        ),
+        (
+            serde_json::json!({"source": {"url": {"url": "https://x.test/d"}}, "name": "a/b"}),
+            "name",
+        ),
+        (
+            serde_json::json!({"source": {"ftp": {}}}),
+            "unknown variant",
+        ),
+    ] {
+        let (status, problem) = call("post", "/api/v1/dumps", &auth, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{body}: {problem}"
+        );
+    }
+
+    // A Public dump from a URL: any API token reads it, and it has no share token.
+    let url = serve_fixture("world.pg18.custom.dump");
+    let body =
+        serde_json::json!({"source": {"url": {"url": url}}, "visibility": "Public", "ttl": "1h"});
+    let (status, created) = call("post", "/api/v1/dumps", &auth, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created.get("shareToken").is_none(), "{created}");
+    assert!(
+        created["dump"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("world-pg18-custom-dump-"),
+        "{created}"
+    );
+    let id = created["dump"]["id"].as_str().unwrap().to_string();
+    let ready = api_ready(&id, &bearer).await;
+    assert!(ready["expiresAt"].is_string(), "{ready}");
+    assert_eq!(ready["tables"], 3);
+    let (status, databases) =
+        call("get", &format!("/api/v1/dumps/{id}/databases"), &auth, None).await;
+    assert_eq!(status, 200, "{databases}");
+    assert_eq!(databases[0]["name"], "world");
+    let listed = call("get", "/api/v1/dumps", &auth, None).await.1;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == id.as_str()),
+        "{listed}"
+    );
+    assert_eq!(
+        call("delete", &format!("/api/v1/dumps/{id}"), &auth, None)
+            .await
+            .0,
+        204
+    );
+
+    // The CLI with a token: it uploads, follows the Dump to Ready and prints its share token.
+    let cache = lens::testing::reachable_tempdir();
+    let output = std::process::Command::new(DUMPLENS)
+        .args([
+            "upload",
+            "--json",
+            "--ttl",
+            "2h",
+            "--server",
+            &api.process.url,
+        ])
+        .arg(fixture("chinook.pg18.custom.dump"))
+        .env("DUMPLENS_TOKEN", &api.token)
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["dump"]["phase"], "Ready", "{printed}");
+    assert_eq!(printed["dump"]["tables"], 11, "{printed}");
+    assert!(printed["dump"]["expiresAt"].is_string(), "{printed}");
+    let id = printed["dump"]["id"].as_str().unwrap();
+    let share = printed["shareToken"].as_str().unwrap();
+    let shared = [("x-share-token", share)];
+    assert_eq!(
+        call(
+            "get",
+            &format!("/api/v1/dumps/{id}/databases"),
+            &shared,
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        call("delete", &format!("/api/v1/dumps/{id}"), &auth, None)
+            .await
+            .0,
+        204
+    );
+
+    // Without the token the CLI says what the server wants.
+    let refused = std::process::Command::new(DUMPLENS)
+        .args(["upload", "--server", &api.process.url])
+        .arg(fixture("chinook.pg18.custom.dump"))
+        .env_remove("DUMPLENS_TOKEN")
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("401") && stderr.contains("API token"),
+        "{stderr}"
+    );
 }

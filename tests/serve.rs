@@ -34,11 +34,10 @@ impl Server {
             .spawn()
             .expect("spawn dumplens");
         let stdout = child.stdout.take().unwrap();
-        let line = BufReader::new(stdout)
-            .lines()
-            .next()
-            .expect("dumplens printed a line")
-            .unwrap();
+        let Some(Ok(line)) = BufReader::new(stdout).lines().next() else {
+            let said = std::fs::read_to_string(stderr.path()).unwrap_or_default();
+            panic!("dumplens serve printed nothing; its stderr:\n{said}");
+        };
         let url = line
             .strip_prefix("PgDumpLens is ready at ")
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
@@ -417,4 +416,99 @@ async fn expired_dumps_lose_their_sandbox_and_orphans_are_swept() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the orphaned sandbox was not swept");
+}
+
+#[tokio::test]
+async fn a_download_cut_off_by_a_crash_is_fetched_again_from_the_start() {
+    let dir = reachable_tempdir();
+    let file = std::fs::read(fixture_arg("world.pg18.custom.dump")).unwrap();
+    let (base, requests) = lens::testing::serve_over_http_stalling_once(file.clone());
+    let url = format!("{base}/world.dump");
+    let mut server = Server::start(dir.path(), &[]);
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}api/v1/dumps", server.url))
+        .json(&serde_json::json!({"source": {"url": {"url": url}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["dump"]["id"].as_str().unwrap().to_string();
+    assert_eq!(created["dump"]["name"], "world.dump");
+    server.wait_for_phases(&["Fetching"]).await;
+    // Half the file is in a scratch file when the process dies.
+    let scratch = dir.path().join("uploads/.fetching");
+    for _ in 0..100 {
+        if std::fs::read_dir(&scratch).is_ok_and(|mut d| d.next().is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(server);
+
+    let server = Server::start(dir.path(), &[]);
+    let dumps = server.wait_for_phases(&["Ready"]).await;
+    assert_eq!(dumps[0]["id"], id.as_str());
+    assert_eq!(dumps[0]["sizeBytes"], file.len());
+    assert_eq!(requests.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+    let kept = std::fs::read(dir.path().join("uploads").join(&id)).unwrap();
+    assert!(kept == file, "the file kept is the whole download");
+    let sandbox = cluster_admin(dir.path(), cluster_port(dir.path()), &format!("dl_{id}"));
+    assert_eq!(sql_one(&sandbox, "SELECT count(*) FROM city").await, 4079);
+    // Deleting the dump deletes the downloaded file.
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}api/v1/dumps/{id}", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert!(!dir.path().join("uploads").join(&id).exists());
+}
+
+#[tokio::test]
+async fn with_a_token_file_every_api_request_needs_a_token_and_any_address_is_allowed() {
+    let dir = reachable_tempdir();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "first-token\n\nsecond-token\n").unwrap();
+    let mut child = Command::new(DUMPLENS)
+        .args(["serve", "--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .arg("--token-file")
+        .arg(&tokens)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let port = line.rsplit(':').next().unwrap().trim_end_matches('/');
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let status = |token: Option<&'static str>, path: &'static str| {
+        let mut request = client.get(format!("{url}{path}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(None, "/api/v1/dumps").await, 401);
+    assert_eq!(status(Some("third-token"), "/api/v1/dumps").await, 401);
+    assert_eq!(status(Some("first-token"), "/api/v1/dumps").await, 200);
+    assert_eq!(status(Some("second-token"), "/api/v1/dumps").await, 200);
+    assert_eq!(status(None, "/healthz").await, 200);
+    assert_eq!(status(None, "/api/v1/openapi.json").await, 200);
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    child.wait().unwrap();
+
+    let empty = dir.path().join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let error = serve_fails(&["--token-file", empty.to_str().unwrap()]);
+    assert!(error.contains("holds no token"), "{error}");
 }

@@ -36,19 +36,66 @@ use crate::{read, routes, uploads};
 struct ApiDoc;
 
 /// The document, with this build's version. Error responses are problem documents, so their
-/// content type is `application/problem+json`.
+/// content type is `application/problem+json`. Every `/api/v1` operation but the version and
+/// this document may answer 401 (when tokens are configured: Kubernetes, or serve
+/// --token-file), and reads of a dump's databases 403 (a Private dump without its share token).
 pub fn document() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+    };
     let mut document = ApiDoc::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").into();
-    for item in document.paths.paths.values_mut() {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "apiToken",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        "shareToken",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Share-Token"))),
+    );
+    let problem = |description: &str| {
+        utoipa::openapi::ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in document.paths.paths.iter_mut() {
+        let guarded = path.starts_with("/api/v1/")
+            && path != "/api/v1/version"
+            && path != "/api/v1/openapi.json";
+        let dump_data = path.starts_with("/api/v1/dumps/{id}/databases");
         let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.delete,
+            (&mut item.get, true),
+            (&mut item.post, path.ends_with("/sql")),
+            (&mut item.put, false),
+            (&mut item.delete, false),
         ];
-        for operation in operations.into_iter().flatten() {
-            for (status, response) in operation.responses.responses.iter_mut() {
+        for (operation, reads) in operations {
+            let Some(operation) = operation else { continue };
+            let responses = &mut operation.responses.responses;
+            if guarded {
+                let api_token = SecurityRequirement::new("apiToken", Vec::<String>::new());
+                let mut security = vec![api_token];
+                if reads && path.starts_with("/api/v1/dumps/{id}") {
+                    security.push(SecurityRequirement::new("shareToken", Vec::<String>::new()));
+                }
+                operation.security = Some(security);
+                responses
+                    .entry("401".into())
+                    .or_insert_with(|| problem("no API token, or not a known one").into());
+            }
+            if dump_data {
+                responses.entry("403".into()).or_insert_with(|| {
+                    problem("a Private dump read without its share token").into()
+                });
+            }
+            for (status, response) in responses.iter_mut() {
                 let utoipa::openapi::RefOr::T(response) = response else {
                     continue;
                 };

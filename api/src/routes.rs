@@ -127,7 +127,7 @@ pub(crate) async fn version(State(state): State<AppState>) -> Json<Version> {
 
 /// Every dump, newest first.
 #[utoipa::path(get, path = "/api/v1/dumps", responses(
-    (status = 200, body = Vec<DumpInfo>), (status = 401, body = Problem), (status = 503, body = Problem),
+    (status = 200, body = Vec<DumpInfo>), (status = 503, body = Problem),
 ))]
 pub(crate) async fn list_dumps(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub(crate) async fn create_dump(
 
 /// One dump.
 #[utoipa::path(get, path = "/api/v1/dumps/{id}", params(("id" = String, Path)), responses(
-    (status = 200, body = DumpInfo), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = DumpInfo), (status = 404, body = Problem),
 ))]
 pub(crate) async fn get_dump(
     State(state): State<AppState>,
@@ -165,7 +165,7 @@ pub(crate) async fn get_dump(
 /// Deletes a dump that is not being restored: its sandbox, its record, and its file when it
 /// was an upload or a download.
 #[utoipa::path(delete, path = "/api/v1/dumps/{id}", params(("id" = String, Path)), responses(
-    (status = 204, description = "deleted"), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 204, description = "deleted"), (status = 404, body = Problem),
     (status = 409, body = Problem),
 ))]
 pub(crate) async fn delete_dump(
@@ -186,7 +186,7 @@ pub(crate) struct ShareToken {
 /// A new share token for a Private dump on Kubernetes (the previous one stops working): for
 /// Dumps made with `kubectl`, or when a token has leaked.
 #[utoipa::path(post, path = "/api/v1/dumps/{id}/share-token", params(("id" = String, Path)), responses(
-    (status = 200, body = ShareToken), (status = 401, body = Problem), (status = 404, body = Problem),
+    (status = 200, body = ShareToken), (status = 404, body = Problem),
     (status = 409, body = Problem),
 ))]
 pub(crate) async fn renew_share_token(

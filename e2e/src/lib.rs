@@ -182,6 +182,78 @@ pub fn kubectl(args: &[&str], stdin: Option<&str>) -> std::process::Output {
     child.wait_with_output().expect("kubectl finishes")
 }
 
+/// Runs `command` (dumplens and its arguments) against this process's control plane and the
+/// sandbox server `admin_url`, its stderr appended to `log`; killed with the test process.
+fn spawn_dumplens(
+    command: &[std::ffi::OsString],
+    admin_url: &str,
+    log: &Path,
+) -> lens::process::Supervised {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("a log file");
+    let mut process = std::process::Command::new(&command[0]);
+    process
+        .args(&command[1..])
+        .env("KUBECONFIG", kubeconfig())
+        .env("DUMPLENS_ADMIN_URL", admin_url)
+        .env("DUMPLENS_LOG", "info,operator=debug,api=debug,sqlx=warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    lens::process::Supervised::spawn(process, nix::sys::signal::Signal::SIGKILL)
+        .unwrap_or_else(|e| panic!("start {command:?}: {e}"))
+}
+
+fn free_loopback_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
+/// `dumplens api` (the Kubernetes mode of the API) run as its own process against this
+/// process's control plane.
+pub struct ApiProcess {
+    _process: lens::process::Supervised,
+    /// Its base URL, without a trailing slash.
+    pub url: String,
+    /// Its log (stderr).
+    pub log: PathBuf,
+}
+
+impl ApiProcess {
+    /// Starts `dumplens api` with `args` besides the listen address, and waits until it is
+    /// healthy.
+    pub async fn start(dumplens: &Path, admin_url: &str, args: &[&std::ffi::OsStr]) -> Self {
+        let listen = free_loopback_port();
+        let log = shared().dir.join(format!("api-{}.log", listen.port()));
+        let mut command: Vec<std::ffi::OsString> = vec![
+            dumplens.into(),
+            "api".into(),
+            "--listen".into(),
+            listen.to_string().into(),
+        ];
+        command.extend(args.iter().map(|a| a.to_os_string()));
+        let process = spawn_dumplens(&command, admin_url, &log);
+        let url = format!("http://{listen}");
+        for _ in 0..300 {
+            if let Ok(response) = reqwest::get(format!("{url}/healthz")).await
+                && response.status().is_success()
+            {
+                return Self {
+                    _process: process,
+                    url,
+                    log,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        panic!("dumplens api did not become healthy; its log:\n{said}");
+    }
+}
+
 /// `dumplens operator` run as its own process against this process's control plane (as in a
 /// cluster); its restore Jobs run through the pod runner.
 pub struct OperatorProcess {
@@ -198,9 +270,7 @@ impl OperatorProcess {
     /// Starts `dumplens` (the binary at that path) as an operator with `args` (which name the
     /// restore command) besides the metrics address.
     pub fn start(dumplens: &Path, admin_url: &str, args: &[&std::ffi::OsStr]) -> Self {
-        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port");
+        let metrics = free_loopback_port();
         let log = shared()
             .dir
             .join(format!("operator-{}.log", metrics.port()));
@@ -225,22 +295,7 @@ impl OperatorProcess {
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("the operator's log");
-        let mut command = std::process::Command::new(&self.command[0]);
-        command
-            .args(&self.command[1..])
-            .env("KUBECONFIG", kubeconfig())
-            .env("DUMPLENS_ADMIN_URL", &self.admin_url)
-            .env("DUMPLENS_LOG", "info,operator=debug,sqlx=warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(log);
-        let process = lens::process::Supervised::spawn(command, nix::sys::signal::Signal::SIGKILL)
-            .expect("start dumplens operator");
-        self.process = Some(process);
+        self.process = Some(spawn_dumplens(&self.command, &self.admin_url, &self.log));
     }
 
     pub fn pid(&self) -> i32 {

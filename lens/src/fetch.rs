@@ -199,9 +199,23 @@ async fn download(
         url: name.to_string(),
         reason,
     };
-    let mut response = reqwest::get(url)
-        .await
-        .map_err(|e| failed(e.without_url().to_string()))?;
+    // A server that stops sending must not keep the dump Fetching forever.
+    let stalled = |e: reqwest::Error| {
+        if e.is_timeout() {
+            failed(format!(
+                "nothing arrived for {} s",
+                limits.max_download_stall.as_secs()
+            ))
+        } else {
+            failed(e.without_url().to_string())
+        }
+    };
+    let client = reqwest::Client::builder()
+        .connect_timeout(limits.max_download_stall)
+        .read_timeout(limits.max_download_stall)
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    let mut response = client.get(url).send().await.map_err(stalled)?;
     if !response.status().is_success() {
         return Err(failed(format!("the server answered {}", response.status())));
     }
@@ -213,11 +227,7 @@ async fn download(
     let (mut out, path) = file.into_parts();
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| failed(e.without_url().to_string()))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(stalled)? {
         budget.reserve(chunk.len() as u64)?;
         hasher.update(&chunk);
         out.write_all(&chunk).map_err(|e| DumpError::io(&path, e))?;

@@ -99,10 +99,11 @@ impl Store {
             let created = conn
                 .execute(format!("CREATE DATABASE {DATABASE}").as_str())
                 .await;
-            // Another process may have created it in between: fine.
+            // Another process may have created it in between: fine. A creation at the same
+            // moment fails on pg_database's unique index (23505) rather than with 42P04.
             let duplicate = |e: &sqlx::Error| {
                 e.as_database_error()
-                    .is_some_and(|d| d.code().as_deref() == Some("42P04"))
+                    .is_some_and(|d| matches!(d.code().as_deref(), Some("42P04" | "23505")))
             };
             match created {
                 Err(e) if !duplicate(&e) => return Err(e.into()),

@@ -161,14 +161,17 @@ pub fn admin_server_url() -> crate::conninfo::ServerUrl {
     admin_url().parse().expect("the cluster's URL parses")
 }
 
-/// Serves `body` over plain HTTP on a loopback port for the rest of the test process (404 for
-/// paths containing `missing`); returns `http://127.0.0.1:PORT`.
-pub fn serve_over_http(body: Vec<u8>) -> String {
-    use std::io::{BufRead, BufReader, Write};
+/// Answers HTTP requests on a loopback port for the rest of the test process: `respond` gets
+/// the request's number (from 0), its request line and the connection, which it may keep
+/// open by moving it into a collection of its own. Returns `http://127.0.0.1:PORT`.
+fn http_server(
+    mut respond: impl FnMut(usize, &str, std::net::TcpStream) + Send + 'static,
+) -> String {
+    use std::io::{BufRead, BufReader};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
     let addr = listener.local_addr().expect("bound");
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
+        for (number, stream) in listener.incoming().flatten().enumerate() {
             let mut reader = BufReader::new(stream.try_clone().expect("a socket"));
             let mut request_line = String::new();
             let _ = reader.read_line(&mut request_line);
@@ -176,22 +179,54 @@ pub fn serve_over_http(body: Vec<u8>) -> String {
             while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
                 header.clear();
             }
-            let mut stream = stream;
-            if request_line.contains("missing") {
-                let _ = stream.write_all(
-                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-                );
-            } else {
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&body);
-            }
+            respond(number, &request_line, stream);
         }
     });
     format!("http://{addr}")
+}
+
+fn ok_head(length: usize) -> String {
+    format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\nconnection: close\r\n\r\n")
+}
+
+/// Serves `body` over plain HTTP on a loopback port for the rest of the test process (404 for
+/// paths containing `missing`); returns `http://127.0.0.1:PORT`.
+pub fn serve_over_http(body: Vec<u8>) -> String {
+    use std::io::Write;
+    http_server(move |_, request_line, mut stream| {
+        if request_line.contains("missing") {
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        } else {
+            let _ = stream.write_all(ok_head(body.len()).as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    })
+}
+
+/// Serves `body` like [`serve_over_http`], except that the first request gets half of it and
+/// then nothing more, its connection held open (a stalled network). Returns the URL and the
+/// number of requests so far.
+pub fn serve_over_http_stalling_once(
+    body: Vec<u8>,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = requests.clone();
+    let mut stalled = Vec::new();
+    let url = http_server(move |number, _, mut stream| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.write_all(ok_head(body.len()).as_bytes());
+        if number == 0 {
+            let _ = stream.write_all(&body[..body.len() / 2]);
+            stalled.push(stream);
+        } else {
+            let _ = stream.write_all(&body);
+        }
+    });
+    (url, requests)
 }
 
 /// How many roles and databases of sandbox `id` exist on the shared cluster.

@@ -24,6 +24,8 @@ pub struct Limits {
     pub min_free_disk_bytes: u64,
     /// Most the sandbox database(s) of one dump may grow to on the server while restoring.
     pub max_database_bytes: u64,
+    /// Longest a download may go without a byte arriving (or a connection being made).
+    pub max_download_stall: Duration,
 }
 
 /// Below this much output the ratio check does not apply.
@@ -38,6 +40,7 @@ impl Default for Limits {
             max_statement_bytes: 256 << 20,
             min_free_disk_bytes: 1 << 30,
             max_database_bytes: 256 << 30,
+            max_download_stall: Duration::from_secs(60),
         }
     }
 }

@@ -361,8 +361,12 @@ fn remove_stale_pid_file(pgdata: &Path) -> Result<(), PgError> {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    fs::remove_file(&pid_file).map_err(io_error(&pid_file))?;
-    tracing::warn!(?pid, "removed a stale postmaster.pid left by a crash");
+    match fs::remove_file(&pid_file) {
+        Ok(()) => tracing::warn!(?pid, "removed a stale postmaster.pid left by a crash"),
+        // The server we waited for removed it as it shut down (our parent was just killed).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(&pid_file)(e)),
+    }
     Ok(())
 }
 
