@@ -123,3 +123,33 @@ async fn every_variant_is_accepted_by_the_api_server() {
         }
     }
 }
+
+/// The api never runs without authentication: by default the chart makes a token Secret the
+/// api reads (and may read, alone of all Secrets); with only a trusted proxy there is none.
+#[test]
+fn the_api_always_has_authentication() {
+    let render = |set: &[&str]| {
+        let mut command = Command::new(helm());
+        command.args(["template", "x"]).arg(chart());
+        for value in set {
+            command.args(["--set", value]);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let default = render(&[]);
+    let generated = "# Source: dumplens/templates/api-tokens.yaml";
+    assert!(default.contains(generated), "{default}");
+    assert!(default.contains("resourceNames: [\"x-dumplens-api-tokens\"]"));
+    assert!(default.contains(
+        "- name: DUMPLENS_TOKENS_SECRET\n              value: \"x-dumplens-api-tokens\""
+    ));
+    let proxied = render(&["api.auth.trustedProxyHeader=X-Forwarded-User"]);
+    assert!(!proxied.contains("api-tokens"), "{proxied}");
+    assert!(!proxied.contains("DUMPLENS_TOKENS_SECRET"));
+    assert!(proxied.contains("value: \"X-Forwarded-User\""));
+    let own = render(&["api.auth.tokensSecret=mine"]);
+    assert!(!own.contains(generated));
+    assert!(own.contains("resourceNames: [\"mine\"]"));
+}

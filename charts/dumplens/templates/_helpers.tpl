@@ -46,3 +46,13 @@ app.kubernetes.io/component: {{ .component }}
 {{- define "dumplens.adminUrlKey" -}}
 {{- if eq .Values.postgres.mode "cnpg" -}}uri{{- else -}}url{{- end -}}
 {{- end -}}
+
+{{/* The Secret of API tokens: the one named in values, else one the chart generates (unless
+only a trusted proxy header authenticates). Empty when there is none. */}}
+{{- define "dumplens.tokensSecret" -}}
+{{- if .Values.api.auth.tokensSecret -}}
+{{ .Values.api.auth.tokensSecret }}
+{{- else if not .Values.api.auth.trustedProxyHeader -}}
+{{ include "dumplens.fullname" . }}-api-tokens
+{{- end -}}
+{{- end -}}
