@@ -71,6 +71,9 @@ enum Command {
     /// Upload a dump file to a PgDumpLens server, with progress, resuming an interrupted
     /// upload of the same file; waits until it is Ready and prints where.
     Upload(upload::UploadArgs),
+    /// Look at a dump file in the browser: sends it to the local `dumplens serve` (starting
+    /// one when none runs), waits until it is Ready and opens it.
+    Open(upload::OpenArgs),
 }
 
 #[tokio::main]
@@ -132,6 +135,7 @@ async fn main() -> ExitCode {
         Command::Operator(args) => commands::operator(args).await,
         Command::Api(args) => commands::api(args).await,
         Command::Upload(args) => upload::upload(args).await,
+        Command::Open(args) => upload::open(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

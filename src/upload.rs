@@ -1,6 +1,7 @@
 //! `dumplens upload`: sends a dump file to a PgDumpLens server as a streaming upload with a
 //! progress bar, resumes an upload of the same file that was cut off, then follows the restore
-//! until the dump is Ready.
+//! until the dump is Ready. `dumplens open` does the same against the local `dumplens serve`,
+//! starting one when none runs, and opens a browser.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,25 +17,49 @@ pub struct UploadArgs {
     /// The dump file.
     file: PathBuf,
     /// The PgDumpLens server.
-    #[arg(long, env = "DUMPLENS_SERVER", default_value = "http://127.0.0.1:8432")]
+    #[arg(long, env = "DUMPLENS_SERVER", default_value = DEFAULT_SERVER)]
     server: String,
+    /// An API token, when the server asks for one (Kubernetes, or serve --token-file).
+    #[arg(long, env = "DUMPLENS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[command(flatten)]
+    dump: DumpOptions,
+    /// Print `{"dump": ..., "shareToken": ...}` as JSON when it is Ready, instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What the dump made from an uploaded file is like.
+#[derive(clap::Args)]
+pub struct DumpOptions {
     /// The dump's name [default: the file's name].
     #[arg(long)]
     name: Option<String>,
     /// How long the dump lives once Ready, e.g. 30m, 24h, 7d [default: until deleted].
     #[arg(long)]
     ttl: Option<String>,
-    /// An API token, when the server asks for one (Kubernetes, or serve --token-file).
-    #[arg(long, env = "DUMPLENS_TOKEN", hide_env_values = true)]
-    token: Option<String>,
     /// On Kubernetes: let every API token holder read the dump (default: Private, readable
     /// with the share token this prints).
     #[arg(long)]
     public: bool,
-    /// Print `{"dump": ..., "shareToken": ...}` as JSON when it is Ready, instead of lines.
-    #[arg(long)]
-    json: bool,
 }
+
+#[derive(clap::Args)]
+pub struct OpenArgs {
+    /// The dump file.
+    file: PathBuf,
+    /// Where the local `dumplens serve` listens (one is started there when none answers).
+    #[arg(long, default_value = api::standalone::DEFAULT_LISTEN)]
+    listen: std::net::SocketAddr,
+    #[command(flatten)]
+    dump: DumpOptions,
+    /// Print the URL instead of opening a browser.
+    #[arg(long)]
+    no_browser: bool,
+}
+
+/// Where `dumplens serve` listens by default.
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8432";
 
 /// An HTTP client that sends `token` as the bearer token of every request.
 fn client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
@@ -75,22 +100,43 @@ async fn failure(response: reqwest::Response) -> anyhow::Error {
 }
 
 pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
-    let path = args
-        .file
+    let http = client(args.token.as_deref())?;
+    let server = args.server.trim_end_matches('/');
+    let (dump, share_token) = send(&http, server, &args.file, &args.dump).await?;
+    let id = dump["id"].as_str().unwrap_or_default();
+    if args.json {
+        println!("{}", json!({"dump": dump, "shareToken": share_token}));
+    } else {
+        let name = dump["name"].as_str().unwrap_or_default();
+        println!("{name} is Ready: {server}/api/v1/dumps/{id}");
+        if let Some(token) = share_token {
+            println!("share token (send as X-Share-Token; shown only now): {token}");
+        }
+    }
+    Ok(())
+}
+
+/// Uploads `file` to `server` (resuming an earlier upload of it that was cut off) and follows
+/// the dump it becomes until Ready: the dump, and its share token if it has one.
+async fn send(
+    http: &reqwest::Client,
+    server: &str,
+    file: &Path,
+    options: &DumpOptions,
+) -> anyhow::Result<(Value, Option<String>)> {
+    let path = file
         .canonicalize()
-        .with_context(|| format!("{}", args.file.display()))?;
+        .with_context(|| format!("{}", file.display()))?;
     let metadata = std::fs::metadata(&path)?;
     let size = metadata.len();
-    let server = args.server.trim_end_matches('/').to_string();
-    let http = client(args.token.as_deref())?;
-    let name = args.name.clone().unwrap_or_else(|| {
+    let name = options.name.clone().unwrap_or_else(|| {
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
 
     // An earlier upload of this file to this server, if the server still has it.
-    let remembered = resume_file(&server, &path, &metadata);
+    let remembered = resume_file(server, &path, &metadata);
     let earlier = match remembered
         .as_ref()
         .and_then(|f| std::fs::read_to_string(f).ok())
@@ -116,8 +162,8 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
                 .json(&json!({
                     "name": name,
                     "size": size,
-                    "ttl": args.ttl,
-                    "visibility": if args.public { "Public" } else { "Private" },
+                    "ttl": options.ttl,
+                    "visibility": if options.public { "Public" } else { "Private" },
                 }))
                 .send()
                 .await
@@ -136,8 +182,63 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         std::fs::create_dir_all(file.parent().expect("a cache file has a parent"))?;
         std::fs::write(file, &id)?;
     }
-    let offset = upload["offset"].as_u64().unwrap_or(0);
+    let mut offset = upload["offset"].as_u64().unwrap_or(0);
+    let mut waited = 0;
+    let response = loop {
+        let response = put_from(http, server, &id, &path, offset, size).await?;
+        if response.status() != reqwest::StatusCode::CONFLICT || waited == CONFLICT_WAIT_SECONDS {
+            break response;
+        }
+        // The server still has the request of an attempt that was cut off open (it notices
+        // within a minute), or has more bytes than we thought: ask again and send from there.
+        if waited == 0 {
+            eprintln!("the server is still finishing an earlier attempt; waiting");
+        }
+        waited += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let status = http
+            .get(format!("{server}/api/v1/uploads/{id}"))
+            .send()
+            .await?;
+        if !status.status().is_success() {
+            return Err(failure(status).await);
+        }
+        offset = status.json::<Value>().await?["offset"]
+            .as_u64()
+            .unwrap_or(0);
+    };
+    if response.status() != reqwest::StatusCode::CREATED {
+        return Err(failure(response).await);
+    }
+    if let Some(file) = &remembered {
+        let _ = std::fs::remove_file(file);
+    }
+    let uploaded: Value = response.json().await?;
+    eprintln!(
+        "uploaded {size} bytes, SHA-256 {}",
+        uploaded["sha256"].as_str().unwrap_or("?")
+    );
 
+    let id = uploaded["dump"]["id"]
+        .as_str()
+        .context("the server named no dump")?;
+    let share_token = uploaded["shareToken"].as_str().map(str::to_string);
+    Ok((follow(http, server, id).await?, share_token))
+}
+
+/// How long to keep asking when the server says another request is sending the upload: longer
+/// than the server waits for bytes of a stalled request.
+const CONFLICT_WAIT_SECONDS: u32 = 90;
+
+/// Sends `path` from byte `offset` on as upload `id`, with a progress bar.
+async fn put_from(
+    http: &reqwest::Client,
+    server: &str,
+    id: &str,
+    path: &Path,
+    offset: u64,
+    size: u64,
+) -> anyhow::Result<reqwest::Response> {
     let bar = ProgressBar::new(size);
     bar.set_style(
         ProgressStyle::with_template(
@@ -146,10 +247,10 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         .expect("a valid template"),
     );
     if offset > 0 {
-        bar.println(format!("resuming from byte {offset}"));
+        eprintln!("resuming from byte {offset}");
     }
     bar.set_position(offset);
-    let mut file = tokio::fs::File::open(&path).await?;
+    let mut file = tokio::fs::File::open(path).await?;
     file.seek(std::io::SeekFrom::Start(offset)).await?;
     let progress = bar.clone();
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).inspect(move |chunk| {
@@ -166,32 +267,74 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         .await
         .context("sending the file (run the same command again to resume)")?;
     bar.finish_and_clear();
-    if response.status() != reqwest::StatusCode::CREATED {
-        return Err(failure(response).await);
-    }
-    if let Some(file) = &remembered {
-        let _ = std::fs::remove_file(file);
-    }
-    let uploaded: Value = response.json().await?;
-    eprintln!(
-        "uploaded {size} bytes, SHA-256 {}",
-        uploaded["sha256"].as_str().unwrap_or("?")
-    );
+    Ok(response)
+}
 
-    let id = uploaded["dump"]["id"]
-        .as_str()
-        .context("the server named no dump")?;
-    let share_token = uploaded["shareToken"].as_str();
-    let dump = follow(&http, &server, id).await?;
-    if args.json {
-        println!("{}", json!({"dump": dump, "shareToken": share_token}));
-    } else {
-        println!("{name} is Ready: {server}/api/v1/dumps/{id}");
-        if let Some(token) = share_token {
-            println!("share token (send as X-Share-Token; shown only now): {token}");
-        }
+/// `dumplens open`: the file into the local server (started when none answers), then a browser.
+pub async fn open(args: OpenArgs) -> anyhow::Result<()> {
+    let server = format!("http://{}", args.listen);
+    let http = reqwest::Client::new();
+    if http.get(format!("{server}/healthz")).send().await.is_err() {
+        start_serve(&http, &server, args.listen).await?;
+    }
+    let (dump, _) = send(&http, &server, &args.file, &args.dump).await?;
+    let url = format!(
+        "{server}/api/v1/dumps/{}",
+        dump["id"].as_str().unwrap_or_default()
+    );
+    println!(
+        "{} is Ready: {url}",
+        dump["name"].as_str().unwrap_or_default()
+    );
+    if !args.no_browser {
+        webbrowser::open(&url).with_context(|| format!("opening a browser at {url}"))?;
     }
     Ok(())
+}
+
+/// Starts `dumplens serve` on `listen` in a process group of its own (it keeps running after
+/// this command, like a server started by hand) and waits until it answers.
+async fn start_serve(
+    http: &reqwest::Client,
+    server: &str,
+    listen: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let data_dir = std::env::var_os("DUMPLENS_DATA_DIR")
+        .map(PathBuf::from)
+        .or_else(api::standalone::default_data_dir)
+        .context("no data directory: set DUMPLENS_DATA_DIR")?;
+    std::fs::create_dir_all(&data_dir)?;
+    let log_path = data_dir.join("serve.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("{}", log_path.display()))?;
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", &listen.to_string(), "--data-dir"])
+        .arg(&data_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting dumplens serve")?;
+    eprintln!(
+        "started dumplens serve (pid {}) at {server}; its log is {}",
+        child.id(),
+        log_path.display()
+    );
+    for _ in 0..1200 {
+        if http.get(format!("{server}/healthz")).send().await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "dumplens serve did not answer at {server} within 120 s; see {}",
+        log_path.display()
+    )
 }
 
 /// Follows dump `id` on `server` until it is Ready (returned) or Failed (an error).
@@ -224,5 +367,16 @@ async fn follow(http: &reqwest::Client, server: &str, id: &str) -> anyhow::Resul
             }
             _ => tokio::time::sleep(Duration::from_millis(300)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_server_is_where_serve_listens_by_default() {
+        assert_eq!(
+            super::DEFAULT_SERVER,
+            format!("http://{}", api::standalone::DEFAULT_LISTEN)
+        );
     }
 }

@@ -661,3 +661,104 @@ async fn an_upload_takes_one_sender_at_a_time() {
     // Complete (not a real dump: its restore fails, which is not what this test is about).
     assert_eq!(first.status().as_u16(), 201);
 }
+
+/// A TCP proxy to the test server that passes requests on slowly (16 KiB per 20 ms) until
+/// `slow` is cleared; returns its URL.
+async fn slow_proxy(slow: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let upstream = server().trim_start_matches("http://").to_string();
+    tokio::spawn(async move {
+        loop {
+            let (client, _) = listener.accept().await.unwrap();
+            let server = tokio::net::TcpStream::connect(&upstream).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+            });
+            let slow = slow.clone();
+            tokio::spawn(async move {
+                let mut buffer = vec![0; 16 << 10];
+                while let Ok(n) = client_read.read(&mut buffer).await {
+                    if n == 0 || server_write.write_all(&buffer[..n]).await.is_err() {
+                        break;
+                    }
+                    if slow.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn dumplens_upload_killed_midway_resumes_where_the_server_stopped() {
+    use std::sync::atomic::Ordering;
+    let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let proxy = slow_proxy(slow.clone()).await;
+    let cache = lens::testing::reachable_tempdir();
+    let file = fixture("pagila.pg18.custom.dump");
+    let upload = || {
+        let mut command = std::process::Command::new(DUMPLENS);
+        command
+            .args(["upload", "--name", "pagila resumed", "--server", &proxy])
+            .arg(&file)
+            .env("XDG_CACHE_HOME", cache.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        command
+    };
+    let mut first = upload().spawn().unwrap();
+    // The CLI remembers the upload's id in its cache: find it, and wait for bytes to arrive.
+    let remembered = cache.path().join("dumplens/uploads");
+    let mut offset = 0;
+    for _ in 0..400 {
+        let id = std::fs::read_dir(&remembered)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.unwrap().path()).ok());
+        if let Some(id) = id {
+            offset = ok(&format!("/api/v1/uploads/{}", id.trim())).await["offset"]
+                .as_u64()
+                .unwrap();
+            if offset >= 64 << 10 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(offset >= 64 << 10, "the upload never got going");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    slow.store(false, Ordering::SeqCst);
+    // Awaited, not blocked on: the proxy runs on this test's runtime.
+    let second = tokio::process::Command::from(upload())
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{:?}: {stderr}", second.status);
+    let resumed_at: u64 = stderr
+        .split("resuming from byte ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("it did not resume: {stderr}"))
+        .parse()
+        .unwrap();
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(
+        resumed_at >= offset && resumed_at < size,
+        "{resumed_at} of {size}"
+    );
+    // The file the server has is the file that was sent, byte for byte.
+    let sha256 = lens::testing::sha256_hex(&std::fs::read(&file).unwrap());
+    assert!(stderr.contains(&format!("SHA-256 {sha256}")), "{stderr}");
+    let (_, sandbox) = ready("pagila resumed").await;
+    assert!(sandbox.starts_with("dl_"));
+}

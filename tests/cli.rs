@@ -175,3 +175,81 @@ async fn restore_downloads_from_an_s3_compatible_store() {
     );
     assert!(!stderr.contains(credentials.key()), "{stderr}");
 }
+
+/// SIGTERMs a process when dropped.
+struct TerminateOnDrop(i32);
+
+impl Drop for TerminateOnDrop {
+    fn drop(&mut self) {
+        use nix::sys::signal::{Signal, kill};
+        let _ = kill(nix::unistd::Pid::from_raw(self.0), Signal::SIGTERM);
+    }
+}
+
+#[tokio::test]
+async fn open_starts_a_local_server_when_none_runs_and_opens_the_browser_at_the_dump() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = reachable_tempdir();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    let opened = dir.path().join("opened");
+    let browser = dir.path().join("browser");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let open = |file: &str| {
+        Command::new(DUMPLENS)
+            .args(["open", "--listen", &listen.to_string()])
+            .arg(fixture(file))
+            .env("DUMPLENS_DATA_DIR", dir.path().join("data"))
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
+            .env("BROWSER", &browser)
+            .output()
+            .unwrap()
+    };
+
+    let first = open("world.pg18.custom.dump");
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    let pid: i32 = stderr
+        .split("started dumplens serve (pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("no server started: {stderr}"))
+        .parse()
+        .unwrap();
+    let _server = TerminateOnDrop(pid);
+    assert!(first.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    let url = stdout
+        .trim()
+        .strip_prefix("world.pg18.custom.dump is Ready: ")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .to_string();
+    // A graphical browser is started in the background: wait for it.
+    let browsed = async |lines: usize| {
+        for _ in 0..100 {
+            let text = std::fs::read_to_string(&opened).unwrap_or_default();
+            if text.lines().count() >= lines {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the browser was not opened {lines} times");
+    };
+    assert_eq!(browsed(1).await.trim(), url);
+    let dump: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(dump["phase"], "Ready");
+    assert_eq!(dump["tables"], 3);
+
+    // The server runs on after the command; the next file goes to it.
+    let second = open("chinook.pg18.custom.dump");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(!stderr.contains("started dumplens serve"), "{stderr}");
+    let second_url = browsed(2).await.lines().nth(1).unwrap().to_string();
+    assert_ne!(second_url, url);
+}

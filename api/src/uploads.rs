@@ -21,6 +21,9 @@ use crate::Problem;
 use crate::catalog::{DumpInfo, Visibility, check_name, parse_ttl};
 use crate::routes::AppState;
 
+/// How long a request sending an upload may go without a byte arriving.
+const UPLOAD_STALL: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Where uploads go, and how big one may be.
 #[derive(Clone, Debug)]
 pub struct Uploads {
@@ -212,8 +215,8 @@ fn content_range(headers: &HeaderMap) -> Result<Option<(u64, Option<u64>)>, Prob
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
         (status = 201, body = Uploaded), (status = 202, body = Upload),
-        (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 413, body = Problem), (status = 507, body = Problem),
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 408, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem), (status = 507, body = Problem),
     ))]
 pub(crate) async fn put(
     State(state): State<AppState>,
@@ -277,7 +280,22 @@ pub(crate) async fn put(
     // A file sent whole in this request is hashed as it arrives; a resumed one is read again.
     let mut hasher = (start == 0).then(Sha256::new);
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        // A sender that vanished without closing its connection must not hold the upload
+        // (one sender at a time) for as long as TCP takes to notice.
+        let next = tokio::time::timeout(UPLOAD_STALL, stream.next()).await;
+        let Ok(next) = next else {
+            file.flush().await.map_err(io_problem)?;
+            return Err(problem(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "nothing arrived for {} s; the server has {} bytes: send the rest from there",
+                    UPLOAD_STALL.as_secs(),
+                    upload.offset
+                ),
+            ));
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             problem(
                 StatusCode::BAD_REQUEST,
