@@ -122,7 +122,14 @@ async fn upload(url: &str, file: &Path) -> (Duration, serde_json::Value) {
     let id = created["id"].as_str().unwrap();
     let started = Instant::now();
     let output = Command::new("curl")
-        .args(["--silent", "--show-error", "--fail-with-body", "-X", "PUT", "-T"])
+        .args([
+            "--silent",
+            "--show-error",
+            "--fail-with-body",
+            "-X",
+            "PUT",
+            "-T",
+        ])
         .arg(file)
         .arg(format!("{url}/api/v1/uploads/{id}"))
         .output()

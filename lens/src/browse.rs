@@ -140,36 +140,38 @@ struct OrderPart {
 }
 
 /// The columns that identify a row: the primary key, or the first unique index over not-null
-/// columns, or `ctid` (stable in a sandbox nobody writes to).
+/// columns; `None` when there is neither.
+pub fn identifying_key(table: &Table) -> Option<Vec<&Column>> {
+    let column = |name: &String| table.columns.iter().find(|c| &c.name == name);
+    if let Some(pk) = &table.primary_key
+        && let Some(columns) = pk.columns.iter().map(column).collect::<Option<Vec<_>>>()
+    {
+        return Some(columns);
+    }
+    table.indexes.iter().filter(|i| i.unique).find_map(|index| {
+        let columns: Vec<&Column> = index.columns.iter().map(column).collect::<Option<_>>()?;
+        (!columns.is_empty() && columns.iter().all(|c| !c.nullable)).then_some(columns)
+    })
+}
+
+/// The order rows are paged in: the identifying key, or `ctid` (stable in a sandbox nobody
+/// writes to).
 fn row_key(table: &Table) -> Vec<OrderPart> {
-    let column = |name: &str| table.columns.iter().find(|c| c.name == name);
     let part = |c: &Column| OrderPart {
         expression: format!("t.{}", ident(&c.name)),
         name: c.name.clone(),
         data_type: c.data_type.clone(),
         nullable: false,
     };
-    if let Some(pk) = &table.primary_key {
-        let parts: Option<Vec<_>> = pk.columns.iter().map(|c| column(c).map(part)).collect();
-        if let Some(parts) = parts {
-            return parts;
-        }
+    match identifying_key(table) {
+        Some(columns) => columns.into_iter().map(part).collect(),
+        None => vec![OrderPart {
+            expression: "t.ctid".into(),
+            name: "ctid".into(),
+            data_type: "tid".into(),
+            nullable: false,
+        }],
     }
-    for index in table.indexes.iter().filter(|i| i.unique) {
-        let columns: Option<Vec<&Column>> = index.columns.iter().map(|c| column(c)).collect();
-        if let Some(columns) = columns
-            && !columns.is_empty()
-            && columns.iter().all(|c| !c.nullable)
-        {
-            return columns.into_iter().map(part).collect();
-        }
-    }
-    vec![OrderPart {
-        expression: "t.ctid".into(),
-        name: "ctid".into(),
-        data_type: "tid".into(),
-        nullable: false,
-    }]
 }
 
 fn find_column<'a>(table: &'a Table, name: &str) -> Result<&'a Column, BrowseError> {
@@ -317,7 +319,7 @@ pub(crate) fn row_json(table: &Table, alias: &str) -> String {
         })
         .collect();
     format!(
-        "(SELECT row_to_json(v) FROM (SELECT {}) v)::text",
+        "(SELECT row_to_json(v.*) FROM (SELECT {}) v)::text",
         values.join(", ")
     )
 }

@@ -98,7 +98,7 @@ pub async fn run(
         }
         // As a subquery, every row comes back as JSON whatever its types.
         let wrapped = format!(
-            "SELECT row_to_json(q)::text FROM ({statement}) AS q LIMIT {}",
+            "SELECT row_to_json(q.*)::text FROM ({statement}) AS q LIMIT {}",
             max_rows + 1
         );
         let mut rows: Vec<serde_json::Value> = sqlx::query_scalar::<_, String>(&wrapped)

@@ -267,3 +267,17 @@ async fn hostile_names_and_values_are_refused_or_bound_never_run() {
         .unwrap();
     assert_eq!(still, 250);
 }
+
+#[tokio::test]
+async fn a_column_named_like_an_alias_in_the_generated_sql_still_gives_whole_rows() {
+    let db = lens::testing::database().await;
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text, t text); INSERT INTO t VALUES (1, 'vee', 'tee');")
+        .await
+        .unwrap();
+    let graph = lens::schema::introspect(&mut conn).await.unwrap();
+    let page = browse::page(&mut conn, table(&graph, "t"), &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(rows(&page), [json!({"id": 1, "v": "vee", "t": "tee"})]);
+}
