@@ -4,6 +4,7 @@
 pub mod browse;
 pub mod conninfo;
 pub mod console;
+pub mod diff;
 pub mod dump;
 pub mod er;
 pub mod fetch;
