@@ -262,3 +262,183 @@ async fn a_table_without_a_key_is_compared_as_a_multiset() {
         .collect();
     assert_eq!(removed[0].a, Some(json!({"at": 1, "message": "a"})));
 }
+
+fn summary(diff: &lens::diff::SchemaDiff) -> Vec<String> {
+    diff.changes
+        .iter()
+        .map(|c| {
+            let change = serde_json::to_value(c.change).unwrap();
+            let kind = serde_json::to_value(c.kind).unwrap();
+            let from = c
+                .renamed_from
+                .as_deref()
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default();
+            format!(
+                "{} {} {}{from}",
+                change.as_str().unwrap(),
+                kind.as_str().unwrap(),
+                c.name
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn pagila_v2_schema_differs_exactly_as_expected_and_the_script_makes_a_into_b() {
+    let a = restored("pagila.pg18.custom.dump").await;
+    let b = restored("pagila-v2.pg18.custom.dump").await;
+    let diff = lens::diff::schema_diff(&a.1, &b.1);
+    let mut listed = summary(&diff);
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "added check public.review.review_stars_check",
+            "added column public.film.streaming_url",
+            "added foreignKey public.review.review_customer_id_fkey",
+            "added foreignKey public.review.review_film_id_fkey",
+            "added index public.idx_customer_email",
+            "added primaryKey public.review.review_pkey",
+            "added sequence public.review_review_id_seq",
+            "added table public.review",
+            "changed column public.staff.email",
+            "removed index public.idx_actor_last_name",
+        ],
+        "{:#?}",
+        diff.changes
+    );
+    let email = diff
+        .changes
+        .iter()
+        .find(|c| c.name == "public.staff.email")
+        .unwrap();
+    assert_eq!(email.differences[0].attribute, "type");
+    assert_eq!(email.differences[0].a, "character varying(50)");
+    assert_eq!(email.differences[0].b, "character varying(100)");
+    let cascade = diff
+        .changes
+        .iter()
+        .find(|c| c.name == "public.review.review_film_id_fkey")
+        .unwrap();
+    assert!(cascade.sql.contains("ON DELETE CASCADE"), "{}", cascade.sql);
+
+    // The script, run on a copy of A, gives B's schema: nothing left to differ.
+    let restored_a = lens::restore::restore(
+        &lens::testing::fixture("pagila.pg18.custom.dump"),
+        &lens::sandbox::new_id(),
+        &lens::restore::Target::Admin(lens::testing::admin_server_url()),
+        &lens::restore::RestoreOptions::default(),
+        std::sync::Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    let database = restored_a.databases[0].sandbox.clone();
+    let mut conn = connect(&database).await;
+    conn.execute(diff.script().as_str()).await.unwrap();
+    let after = lens::schema::introspect(&mut conn).await.unwrap();
+    let left = lens::diff::schema_diff(&after, &b.1);
+    assert!(left.changes.is_empty(), "{:#?}", left.changes);
+}
+
+#[tokio::test]
+async fn every_object_kind_renames_and_changed_delete_actions() {
+    let a = "CREATE SCHEMA s; COMMENT ON SCHEMA s IS 'old';
+        CREATE TYPE mood AS ENUM ('sad', 'ok');
+        CREATE TYPE level AS ENUM ('low', 'mid', 'high');
+        CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+        CREATE SEQUENCE counter;
+        CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2';
+        CREATE TABLE parent (id int PRIMARY KEY);
+        CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent ON DELETE CASCADE, note text, old_name int);
+        CREATE TABLE gone (id int);
+        CREATE TABLE before_rename (a int, b text NOT NULL);
+        CREATE INDEX child_note ON child (note);
+        CREATE VIEW v AS SELECT id FROM child;
+        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+        CREATE TRIGGER t BEFORE UPDATE ON child FOR EACH ROW EXECUTE FUNCTION touch();
+        ALTER TABLE child ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY p ON child USING (id > 0);";
+    let b = "CREATE SCHEMA s; COMMENT ON SCHEMA s IS 'new';
+        CREATE TYPE mood AS ENUM ('sad', 'meh', 'ok');
+        CREATE TYPE level AS ENUM ('high', 'mid', 'low');
+        CREATE DOMAIN posint AS int CHECK (VALUE > 1);
+        CREATE SEQUENCE counter;
+        CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT x + x';
+        CREATE TABLE parent (id int PRIMARY KEY);
+        CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent ON DELETE SET NULL, note varchar(10), new_name int);
+        CREATE TABLE after_rename (a int, b text NOT NULL);
+        CREATE INDEX child_note_renamed ON child (note);
+        CREATE VIEW v AS SELECT id, note FROM child;
+        CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+        CREATE TRIGGER t BEFORE INSERT ON child FOR EACH ROW EXECUTE FUNCTION touch();
+        ALTER TABLE child ENABLE ROW LEVEL SECURITY;
+        CREATE POLICY p ON child USING (id > 1);";
+    let (a, b) = databases(a, b).await;
+    let diff = lens::diff::schema_diff(&a.1, &b.1);
+    let mut listed = summary(&diff);
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "changed column public.child.note",
+            "changed domain public.posint",
+            "changed enum public.level",
+            "changed enum public.mood",
+            "changed foreignKey public.child.child_parent_id_fkey",
+            "changed function public.twice(x integer)",
+            "changed policy public.child.p",
+            "changed schema s",
+            "changed trigger public.child.t",
+            "changed view public.v",
+            "removed table public.gone",
+            "renamed column public.child.new_name from public.child.old_name",
+            "renamed index public.child_note_renamed from public.child_note",
+            "renamed table public.after_rename from public.before_rename",
+        ],
+        "{:#?}",
+        diff.changes
+    );
+    let fk = diff
+        .changes
+        .iter()
+        .find(|c| c.name == "public.child.child_parent_id_fkey")
+        .unwrap();
+    let on_delete = fk
+        .differences
+        .iter()
+        .find(|d| d.attribute == "onDelete")
+        .unwrap();
+    assert_eq!(
+        (on_delete.a.as_str(), on_delete.b.as_str()),
+        (Some("CASCADE"), Some("SET NULL"))
+    );
+    let mood = diff
+        .changes
+        .iter()
+        .find(|c| c.name == "public.mood")
+        .unwrap();
+    assert_eq!(
+        mood.sql,
+        "ALTER TYPE public.mood ADD VALUE 'meh' AFTER 'sad';"
+            .replace("public.mood", "\"public\".\"mood\"")
+    );
+    let level = diff
+        .changes
+        .iter()
+        .find(|c| c.name == "public.level")
+        .unwrap();
+    assert!(level.sql.contains("reordered"), "{}", level.sql);
+
+    // The script turns A into B (the reordered enum is recreated), and nothing differs after.
+    let mut conn = connect(&a.0).await;
+    conn.execute(diff.script().as_str()).await.unwrap();
+    let after = lens::schema::introspect(&mut conn).await.unwrap();
+    let left = lens::diff::schema_diff(&after, &b.1);
+    assert!(
+        left.changes.is_empty(),
+        "{}\n{:#?}",
+        diff.script(),
+        left.changes
+    );
+}
