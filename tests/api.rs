@@ -28,6 +28,7 @@ fn server() -> &'static str {
                 fixture("pagila.pg18.custom.dump"),
                 fixture("chinook.pg15.sql"),
                 fixture("world.pg18.custom.dump"),
+                fixture("pagila-v2.pg18.custom.dump"),
             ],
             ttl: None,
             sweep_interval: Duration::from_secs(3600),
@@ -761,4 +762,99 @@ async fn dumplens_upload_killed_midway_resumes_where_the_server_stopped() {
     assert!(stderr.contains(&format!("SHA-256 {sha256}")), "{stderr}");
     let (_, sandbox) = ready("pagila resumed").await;
     assert!(sandbox.starts_with("dl_"));
+}
+
+#[tokio::test]
+async fn pagila_against_pagila_v2_schema_data_and_rows() {
+    let (a, database_a) = ready("pagila.pg18.custom.dump").await;
+    let (b, database_b) = ready("pagila-v2.pg18.custom.dump").await;
+    let base = format!("/api/v1/dumps/{a}/databases/{database_a}/diff/{b}/{database_b}");
+
+    let schema = ok(&format!("{base}/schema")).await;
+    let names: Vec<&str> = schema["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"public.film.streaming_url"), "{names:?}");
+    assert!(names.contains(&"public.idx_actor_last_name"), "{names:?}");
+    let script = reqwest::get(format!("{}{base}/schema?format=sql", server()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        script.starts_with("BEGIN;") && script.contains("CREATE TABLE \"public\".\"review\""),
+        "{script}"
+    );
+
+    let data = ok(&format!("{base}/data")).await;
+    let changed: Vec<(String, u64, u64, u64)> = data["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["added"].as_u64().unwrap()
+                + t["removed"].as_u64().unwrap()
+                + t["changed"].as_u64().unwrap()
+                > 0
+        })
+        .map(|t| {
+            (
+                t["table"].as_str().unwrap().to_string(),
+                t["added"].as_u64().unwrap(),
+                t["removed"].as_u64().unwrap(),
+                t["changed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("actor", 2, 0, 0),
+        ("customer", 0, 0, 3),
+        ("film_actor", 0, 1, 0),
+        ("payment_p2007_04", 0, 1, 0),
+        ("rental", 0, 0, 1),
+    ];
+    let expected: Vec<(String, u64, u64, u64)> = expected
+        .iter()
+        .map(|(t, a, r, c)| (t.to_string(), *a, *r, *c))
+        .collect();
+    assert_eq!(changed, expected);
+    assert_eq!(data["tablesOnlyInB"], serde_json::json!(["public.review"]));
+
+    // The changed customers a page at a time, in key order.
+    let rows = format!("{base}/tables/public/customer/rows");
+    let first = ok(&format!("{rows}?limit=2")).await;
+    let second = ok(&format!("{rows}?offset=2&limit=2")).await;
+    let ids: Vec<&Value> = first["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["changes"].as_array().unwrap())
+        .map(|c| &c["key"]["customer_id"])
+        .collect();
+    assert_eq!(ids, [5, 77, 599]);
+    assert_eq!(first["changes"][0]["columns"][0], "email");
+
+    for (query, says) in [
+        ("?limit=0", "limit"),
+        ("?offset=-1", "offset"),
+        ("?bogus=1", "bogus"),
+    ] {
+        let (status, problem) = get(&format!("{rows}{query}")).await;
+        assert_eq!(status, 400, "{query}: {problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{problem}"
+        );
+    }
+    let (status, _) = get(&format!("{base}/tables/public/nope/rows")).await;
+    assert_eq!(status, 404);
+    let (status, _) = get(&format!(
+        "/api/v1/dumps/{a}/databases/{database_a}/diff/nope/x/schema"
+    ))
+    .await;
+    assert_eq!(status, 404);
 }

@@ -815,6 +815,13 @@ async fn the_api_on_kubernetes_needs_a_token_and_private_dumps_their_share_token
     let new_shared = [("x-share-token", new_share)];
     assert_eq!(call("get", &databases, &new_shared, None).await.0, 200);
 
+    // A diff reads both sides: a Private side needs its share token too.
+    let diff = format!("/api/v1/dumps/{id}/databases/{sandbox}/diff/{id}/{sandbox}/schema");
+    assert_eq!(call("get", &diff, &auth, None).await.0, 403);
+    let (status, same) = call("get", &diff, &new_shared, None).await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same["changes"], serde_json::json!([]));
+
     // Deleting through the api deletes the Dump; the operator drops the sandbox and the file.
     let (status, _) = call("delete", &format!("/api/v1/dumps/{id}"), &auth, None).await;
     assert_eq!(status, 204);

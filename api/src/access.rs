@@ -96,6 +96,19 @@ fn dump_path(path: &str) -> Option<(String, &str)> {
     Some((id.into_owned(), below))
 }
 
+/// The other dump of a diff path below a dump (`databases/DB/diff/OTHER/...`), decoded.
+fn diff_other(below: &str) -> Option<String> {
+    let mut parts = below.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("databases"), Some(_), Some("diff"), Some(other)) => Some(
+            percent_encoding::percent_decode_str(other)
+                .decode_utf8_lossy()
+                .into_owned(),
+        ),
+        _ => None,
+    }
+}
+
 fn unauthorized(detail: &str) -> Response {
     let mut response = Problem::new(StatusCode::UNAUTHORIZED, detail).into_response();
     response.headers_mut().insert(
@@ -121,23 +134,43 @@ pub(crate) async fn check(State(state): State<AppState>, request: Request, next:
             || request.method() == Method::HEAD
             // The console runs read-only transactions as the dump's reader role.
             || (request.method() == Method::POST && below.ends_with("/sql"));
-        let share_token = headers
+        // Several share tokens, comma-separated: a diff reads two dumps.
+        let share_tokens: Vec<&str> = headers
             .get(SHARE_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok());
-        let shared = share_token.is_some_and(|token| dumps.is_share_token(&id, token));
-        if shared && reads {
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        let shared = |id: &str| share_tokens.iter().any(|t| dumps.is_share_token(id, t));
+        let private = |id: &str| {
+            dumps
+                .get(id)
+                .is_some_and(|d| d.visibility == Some(Visibility::Private))
+        };
+        let data = below == "databases" || below.starts_with("databases/");
+        // The dumps whose data the request reads: this one, and the other side of a diff.
+        let mut read = vec![id];
+        read.extend(diff_other(below));
+        if reads
+            && read
+                .iter()
+                .all(|id| shared(id) || (api_caller && !private(id)))
+        {
             return next.run(request).await;
         }
-        let data = below == "databases" || below.starts_with("databases/");
-        let private = dumps
-            .get(&id)
-            .is_some_and(|d| d.visibility == Some(Visibility::Private));
-        if api_caller && data && private {
-            return Problem::new(
-                StatusCode::FORBIDDEN,
-                format!("dump {id:?} is Private: send its share token in the X-Share-Token header"),
-            )
-            .into_response();
+        if api_caller && data {
+            if let Some(id) = read.iter().find(|id| private(id) && !shared(id)) {
+                return Problem::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "dump {id:?} is Private: send its share token in the X-Share-Token header"
+                    ),
+                )
+                .into_response();
+            }
+        }
+        if !api_caller && read.iter().any(|id| shared(id)) {
+            // A share token opens its own dump for reading, not another or anything else.
+            return unauthorized("a share token opens only its own dump, for reading");
         }
     }
     if api_caller {
@@ -190,6 +223,11 @@ mod tests {
             Some(("abc".into(), "databases/x/schema"))
         );
         assert_eq!(dump_path("/api/v1/dumps"), None);
+        assert_eq!(
+            diff_other("databases/dl_a/diff/%62b/dl_b/schema"),
+            Some("bb".into())
+        );
+        assert_eq!(diff_other("databases/dl_a/schema"), None);
         assert_eq!(dump_path("/api/v1/uploads/abc"), None);
     }
 }

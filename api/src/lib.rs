@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+mod diff;
 pub mod kubernetes;
 pub mod openapi;
 mod problem;

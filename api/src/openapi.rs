@@ -3,7 +3,7 @@
 
 use utoipa::OpenApi;
 
-use crate::{read, routes, uploads};
+use crate::{diff, read, routes, uploads};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -31,6 +31,9 @@ use crate::{read, routes, uploads};
         read::suggestions,
         read::search,
         read::console,
+        diff::schema,
+        diff::data,
+        diff::table_rows,
     )
 )]
 struct ApiDoc;

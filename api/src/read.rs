@@ -207,7 +207,11 @@ pub(crate) async fn databases(
 
 /// The schema graph of `database`, which must be one of dump `id`'s. A restored database's
 /// graph never changes, so it is read from the store once and kept.
-async fn graph(state: &AppState, id: &str, database: &str) -> Result<Arc<SchemaGraph>, Problem> {
+pub(crate) async fn graph(
+    state: &AppState,
+    id: &str,
+    database: &str,
+) -> Result<Arc<SchemaGraph>, Problem> {
     let databases = ready_databases(state, id).await?;
     if !databases.iter().any(|d| d.sandbox == database) {
         return Err(Problem::new(
@@ -252,7 +256,7 @@ pub(crate) async fn schema(
         .map(|graph| Json(SchemaGraph::clone(&graph)))
 }
 
-fn find_table(graph: &SchemaGraph, schema: &str, table: &str) -> Result<Table, Problem> {
+pub(crate) fn find_table(graph: &SchemaGraph, schema: &str, table: &str) -> Result<Table, Problem> {
     graph
         .tables
         .iter()
@@ -412,7 +416,10 @@ async fn table_and_reader(
 }
 
 /// A read-only connection to `database`.
-async fn reader(state: &AppState, database: &str) -> Result<PoolConnection<Postgres>, Problem> {
+pub(crate) async fn reader(
+    state: &AppState,
+    database: &str,
+) -> Result<PoolConnection<Postgres>, Problem> {
     state
         .readers
         .pool(database)

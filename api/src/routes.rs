@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
             get(crate::uploads::status).put(crate::uploads::put),
         )
         .merge(crate::read::routes())
+        .merge(crate::diff::routes())
         .fallback(crate::problem::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

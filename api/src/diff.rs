@@ -1,0 +1,257 @@
+//! Comparing two restored databases (of one dump or of two): the schema diff, a per-table
+//! summary of row changes, and the row changes of one table. A request that is dropped (the
+//! client went away) drops its queries with it.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use lens::diff::{DataDiffOptions, DiffError, SchemaDiff, TableDataDiff};
+use serde::{Deserialize, Serialize};
+
+use crate::Problem;
+use crate::read::{find_table, graph, reader};
+use crate::routes::AppState;
+
+const BASE: &str = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{BASE}/schema"), get(schema))
+        .route(&format!("{BASE}/data"), get(data))
+        .route(
+            &format!("{BASE}/tables/{{schema}}/{{table}}/rows"),
+            get(table_rows),
+        )
+}
+
+/// (dump, database, other dump, other database)
+type Pair = (String, String, String, String);
+
+fn diff_problem(err: DiffError) -> Problem {
+    match err {
+        DiffError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014") => {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("a comparison query ran out of time: {}", db.message()),
+            )
+        }
+        err => Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SchemaQuery {
+    /// `json` (default) or `sql`: the migration script that turns A into B.
+    format: Option<String>,
+}
+
+/// What differs between the schemas of A (`{id}`/`{database}`) and B
+/// (`{other}`/`{other_database}`): every object kind, renames, and the SQL of each change; or,
+/// with `format=sql`, one script that turns A into B.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/schema",
+    params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
+        ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"), SchemaQuery),
+    responses(
+        (status = 200, description = "the differences, or the script with format=sql",
+            content((SchemaDiff = "application/json"), (String = "text/plain"))),
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    ))]
+pub(crate) async fn schema(
+    State(state): State<AppState>,
+    Path((id, database, other, other_database)): Path<Pair>,
+    query: Result<Query<SchemaQuery>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let query = crate::problem::query(query)?;
+    let a = graph(&state, &id, &database).await?;
+    let b = graph(&state, &other, &other_database).await?;
+    let diff = lens::diff::schema_diff(&a, &b);
+    match query.format.as_deref() {
+        None | Some("json") => Ok(Json(diff).into_response()),
+        Some("sql") => Ok((
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            diff.script(),
+        )
+            .into_response()),
+        Some(other) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("format is json or sql, not {other:?}"),
+        )),
+    }
+}
+
+/// Row changes of every table both databases have, and the tables only one has.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DataSummary {
+    pub tables: Vec<TableSummary>,
+    /// `schema.table` of tables only A or only B has (their rows are all removed or added).
+    pub tables_only_in_a: Vec<String>,
+    pub tables_only_in_b: Vec<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TableSummary {
+    pub schema: String,
+    pub table: String,
+    pub key: Vec<String>,
+    pub rows_in_a: i64,
+    pub rows_in_b: i64,
+    pub added: u64,
+    pub removed: u64,
+    pub changed: u64,
+    /// False when the table has more differences than `max` and its counts are lower bounds.
+    pub complete: bool,
+    pub columns_only_in_a: Vec<String>,
+    pub columns_only_in_b: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DataQuery {
+    /// Differences counted per table at most (1 to 100,000; 10,000 by default).
+    max: Option<usize>,
+}
+
+/// Exact row changes of every table both databases have (partitioned parents, whose rows are
+/// their partitions', are left out).
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/data",
+    params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
+        ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"), DataQuery),
+    responses((status = 200, body = DataSummary), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub(crate) async fn data(
+    State(state): State<AppState>,
+    Path((id, database, other, other_database)): Path<Pair>,
+    query: Result<Query<DataQuery>, QueryRejection>,
+) -> Result<Json<DataSummary>, Problem> {
+    let query = crate::problem::query(query)?;
+    let max = bounded(query.max, 10_000, 100_000, "max")?;
+    let a = graph(&state, &id, &database).await?;
+    let b = graph(&state, &other, &other_database).await?;
+    let (mut conn_a, mut conn_b) = (
+        reader(&state, &database).await?,
+        reader(&state, &other_database).await?,
+    );
+    let options = DataDiffOptions {
+        max_differences: max,
+        ..DataDiffOptions::default()
+    };
+    let name = |t: &lens::schema::Table| format!("{}.{}", t.schema, t.name);
+    let mut summary = DataSummary {
+        tables: Vec::new(),
+        tables_only_in_a: a
+            .tables
+            .iter()
+            .filter(|t| b.table(&t.schema, &t.name).is_none())
+            .map(name)
+            .collect(),
+        tables_only_in_b: b
+            .tables
+            .iter()
+            .filter(|t| a.table(&t.schema, &t.name).is_none())
+            .map(name)
+            .collect(),
+    };
+    for table_a in a.tables.iter().filter(|t| t.kind != "partitioned") {
+        let Some(table_b) = b.table(&table_a.schema, &table_a.name) else {
+            continue;
+        };
+        let diff =
+            lens::diff::table_data_diff(&mut conn_a, table_a, &mut conn_b, table_b, &options)
+                .await
+                .map_err(diff_problem)?;
+        summary.tables.push(TableSummary {
+            schema: diff.schema,
+            table: diff.table,
+            key: diff.key,
+            rows_in_a: diff.rows_in_a,
+            rows_in_b: diff.rows_in_b,
+            added: diff.added,
+            removed: diff.removed,
+            changed: diff.changed,
+            complete: diff.complete,
+            columns_only_in_a: diff.columns_only_in_a,
+            columns_only_in_b: diff.columns_only_in_b,
+        });
+    }
+    Ok(Json(summary))
+}
+
+fn bounded(value: Option<usize>, default: usize, max: usize, name: &str) -> Result<usize, Problem> {
+    match value.unwrap_or(default) {
+        n if (1..=max).contains(&n) => Ok(n),
+        n => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name} must be 1 to {max}, not {n}"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RowsQuery {
+    /// Changes to skip (paging; 0 by default).
+    offset: Option<usize>,
+    /// Changes per page (1 to 1,000; 100 by default).
+    limit: Option<usize>,
+}
+
+/// The changed rows of one table, in key order, a page at a time: added, removed, and changed
+/// rows with the columns that changed and both versions.
+#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/tables/{schema}/{table}/rows",
+    params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
+        ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"),
+        ("schema" = String, Path), ("table" = String, Path), RowsQuery),
+    responses((status = 200, body = TableDataDiff), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub(crate) async fn table_rows(
+    State(state): State<AppState>,
+    Path((id, database, other, other_database, schema, table)): Path<(
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
+    query: Result<Query<RowsQuery>, QueryRejection>,
+) -> Result<Json<TableDataDiff>, Problem> {
+    let query = crate::problem::query(query)?;
+    let offset = query.offset.unwrap_or(0);
+    if offset > 1_000_000 {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "offset must be at most 1,000,000",
+        ));
+    }
+    let limit = bounded(query.limit, 100, 1000, "limit")?;
+    let a = graph(&state, &id, &database).await?;
+    let b = graph(&state, &other, &other_database).await?;
+    let (table_a, table_b) = (
+        find_table(&a, &schema, &table)?,
+        find_table(&b, &schema, &table)?,
+    );
+    let (mut conn_a, mut conn_b) = (
+        reader(&state, &database).await?,
+        reader(&state, &other_database).await?,
+    );
+    // Differences past this page are not looked for.
+    let options = DataDiffOptions {
+        max_differences: offset + limit,
+        ..DataDiffOptions::default()
+    };
+    let mut diff =
+        lens::diff::table_data_diff(&mut conn_a, &table_a, &mut conn_b, &table_b, &options)
+            .await
+            .map_err(diff_problem)?;
+    diff.changes = diff.changes.into_iter().skip(offset).take(limit).collect();
+    Ok(Json(diff))
+}
