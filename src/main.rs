@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod diff;
 mod upload;
 
 #[derive(Parser)]
@@ -74,6 +75,9 @@ enum Command {
     /// Look at a dump file in the browser: sends it to the local `dumplens serve` (starting
     /// one when none runs), waits until it is Ready and opens it.
     Open(upload::OpenArgs),
+    /// What changed between two dumps: schema and rows, exactly. Files go to the local
+    /// `dumplens serve` (started when none runs); ids are looked up on --server.
+    Diff(diff::DiffArgs),
 }
 
 #[tokio::main]
@@ -136,6 +140,7 @@ async fn main() -> ExitCode {
         Command::Api(args) => commands::api(args).await,
         Command::Upload(args) => upload::upload(args).await,
         Command::Open(args) => upload::open(args).await,
+        Command::Diff(args) => diff::diff(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -30,7 +30,7 @@ pub struct UploadArgs {
 }
 
 /// What the dump made from an uploaded file is like.
-#[derive(clap::Args)]
+#[derive(clap::Args, Default)]
 pub struct DumpOptions {
     /// The dump's name [default: the file's name].
     #[arg(long)]
@@ -59,16 +59,29 @@ pub struct OpenArgs {
 }
 
 /// Where `dumplens serve` listens by default.
-const DEFAULT_SERVER: &str = "http://127.0.0.1:8432";
+pub(crate) const DEFAULT_SERVER: &str = "http://127.0.0.1:8432";
 
-/// An HTTP client that sends `token` as the bearer token of every request.
-fn client(token: Option<&str>) -> anyhow::Result<reqwest::Client> {
+/// An HTTP client that sends `token` as the bearer token, and `share_tokens` as the share
+/// tokens, of every request.
+pub(crate) fn client(
+    token: Option<&str>,
+    share_tokens: &[String],
+) -> anyhow::Result<reqwest::Client> {
     let mut headers = reqwest::header::HeaderMap::new();
-    if let Some(token) = token {
-        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-            .context("the token must be printable ASCII")?;
+    let sensitive = |text: String| {
+        let mut value = reqwest::header::HeaderValue::from_str(&text)
+            .context("tokens must be printable ASCII")?;
         value.set_sensitive(true);
-        headers.insert(reqwest::header::AUTHORIZATION, value);
+        anyhow::Ok(value)
+    };
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            sensitive(format!("Bearer {token}"))?,
+        );
+    }
+    if !share_tokens.is_empty() {
+        headers.insert("x-share-token", sensitive(share_tokens.join(","))?);
     }
     Ok(reqwest::Client::builder()
         .default_headers(headers)
@@ -89,7 +102,7 @@ fn resume_file(server: &str, path: &Path, metadata: &std::fs::Metadata) -> Optio
 }
 
 /// The body of a problem document, or the status, as an error.
-async fn failure(response: reqwest::Response) -> anyhow::Error {
+pub(crate) async fn failure(response: reqwest::Response) -> anyhow::Error {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let detail = serde_json::from_str::<Value>(&text)
@@ -100,7 +113,7 @@ async fn failure(response: reqwest::Response) -> anyhow::Error {
 }
 
 pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
-    let http = client(args.token.as_deref())?;
+    let http = client(args.token.as_deref(), &[])?;
     let server = args.server.trim_end_matches('/');
     let (dump, share_token) = send(&http, server, &args.file, &args.dump).await?;
     let id = dump["id"].as_str().unwrap_or_default();
@@ -118,7 +131,7 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
 
 /// Uploads `file` to `server` (resuming an earlier upload of it that was cut off) and follows
 /// the dump it becomes until Ready: the dump, and its share token if it has one.
-async fn send(
+pub(crate) async fn send(
     http: &reqwest::Client,
     server: &str,
     file: &Path,
@@ -294,7 +307,7 @@ pub async fn open(args: OpenArgs) -> anyhow::Result<()> {
 
 /// Starts `dumplens serve` on `listen` in a process group of its own (it keeps running after
 /// this command, like a server started by hand) and waits until it answers.
-async fn start_serve(
+pub(crate) async fn start_serve(
     http: &reqwest::Client,
     server: &str,
     listen: std::net::SocketAddr,

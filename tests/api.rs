@@ -858,3 +858,52 @@ async fn pagila_against_pagila_v2_schema_data_and_rows() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn dumplens_diff_of_two_dump_ids_prints_schema_and_row_changes() {
+    let (a, _) = ready("pagila.pg18.custom.dump").await;
+    let (b, _) = ready("pagila-v2.pg18.custom.dump").await;
+    let run = |json: bool| {
+        let mut command = std::process::Command::new(DUMPLENS);
+        command.args(["diff", &a, &b, "--server", server()]);
+        if json {
+            command.arg("--json");
+        }
+        command.output().unwrap()
+    };
+    let text = run(false);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    for line in [
+        "schema: 10 change(s)",
+        "  added column public.film.streaming_url",
+        "rows: 5 of ",
+        "  public.customer: 0 added, 0 removed, 3 changed",
+        "  public.rental: 0 added, 0 removed, 1 changed",
+        "  public.review: only in B",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+    let json = run(true);
+    let printed: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(printed["schema"]["changes"].as_array().unwrap().len(), 10);
+    assert_eq!(
+        printed["data"]["tablesOnlyInB"],
+        serde_json::json!(["public.review"])
+    );
+
+    let missing = std::process::Command::new(DUMPLENS)
+        .args(["diff", &a, "nosuchdump", "--server", server()])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("nosuchdump is neither a file nor a dump"),
+        "{stderr}"
+    );
+}

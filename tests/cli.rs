@@ -252,4 +252,23 @@ async fn open_starts_a_local_server_when_none_runs_and_opens_the_browser_at_the_
     assert!(!stderr.contains("started dumplens serve"), "{stderr}");
     let second_url = browsed(2).await.lines().nth(1).unwrap().to_string();
     assert_ne!(second_url, url);
+
+    // dumplens diff of two files sends them to the same local server.
+    let diff = Command::new(DUMPLENS)
+        .args(["diff", "--server", &format!("http://{listen}")])
+        .arg(fixture("pagila.pg18.custom.dump"))
+        .arg(fixture("pagila-v2.pg18.custom.dump"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&diff.stdout);
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        stdout.contains("  public.customer: 0 added, 0 removed, 3 changed"),
+        "{stdout}"
+    );
 }
