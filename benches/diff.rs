@@ -13,13 +13,7 @@ use lens::testing::{admin_server_url, env_number};
 use sqlx::{Connection, Executor, PgConnection};
 
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib / 1024.0
+    lens::testing::memory_mib(std::process::id(), "VmHWM:")
 }
 
 async fn database(name: &str, rows: i64) -> PgConnection {
@@ -40,13 +34,13 @@ async fn database(name: &str, rows: i64) -> PgConnection {
         format!(
             "CREATE TABLE big (id int8 PRIMARY KEY, label text, amount numeric, at timestamptz);
              INSERT INTO big SELECT i, md5(i::text), i / 7.0, '2020-01-01'::timestamptz + i * interval '1 s'
-               FROM generate_series(1, {rows}) i;
-             VACUUM ANALYZE big;"
+               FROM generate_series(1, {rows}) i;"
         )
         .as_str(),
     )
     .await
     .unwrap();
+    db.execute("VACUUM ANALYZE big").await.unwrap();
     db
 }
 

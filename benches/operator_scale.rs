@@ -19,15 +19,8 @@ use kube::api::ListParams;
 
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
 
-/// A figure of /proc/PID/status, in MiB.
 fn memory_mib(pid: i32, field: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the operator runs");
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a memory figure");
-    kib / 1024.0
+    lens::testing::memory_mib(pid as u32, field)
 }
 
 fn reconciles(metrics: &str) -> u64 {

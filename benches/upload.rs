@@ -17,13 +17,7 @@ use nix::sys::signal::Signal;
 const DUMPLENS: &str = env!("CARGO_BIN_EXE_dumplens");
 
 fn peak_rss_mib(pid: i32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib / 1024.0
+    lens::testing::memory_mib(pid as u32, "VmHWM:")
 }
 
 #[tokio::main]

@@ -380,6 +380,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", sha2::Sha256::digest(bytes))
 }
 
+/// A memory figure of process `pid` from /proc/PID/status (`VmHWM:` for the peak, `VmRSS:`
+/// now), in MiB.
+pub fn memory_mib(pid: u32, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|e| panic!("process {pid}: {e}"));
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} for process {pid}"));
+    kib / 1024.0
+}
+
 /// A number from the environment (benchmark sizes), or `default`.
 pub fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -442,3 +442,17 @@ async fn every_object_kind_renames_and_changed_delete_actions() {
         left.changes
     );
 }
+
+#[tokio::test]
+async fn rows_of_types_without_a_hash_function_are_compared_by_their_text() {
+    let a = "CREATE TABLE shapes (id int PRIMARY KEY, doc json, at point);
+             INSERT INTO shapes SELECT i, json_build_object('i', i), point(i, i) FROM generate_series(1, 50) i;";
+    let b = format!("{a} UPDATE shapes SET at = point(0, 0) WHERE id = 7;");
+    let diff = one_table_diff(a, &b, &DataDiffOptions::default()).await;
+    assert_eq!(
+        (diff.added, diff.removed, diff.changed),
+        (0, 0, 1),
+        "{diff:#?}"
+    );
+    assert_eq!(diff.changes[0].columns, ["at"]);
+}

@@ -120,8 +120,8 @@ struct KeyRange {
 /// The SQL pieces for one side.
 struct Plan {
     from: String,
-    /// `ROW(t.c1, …)::text` over the compared columns.
-    row_text: String,
+    /// A row's 64-bit hash over the compared columns.
+    row_hash: String,
     /// The compared columns as a JSON object.
     row_json: String,
     /// The key columns and their types on this side.
@@ -129,7 +129,9 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(table: &Table, compared: &[String], key: &[String]) -> Self {
+    /// `by_value`: hash each column with its type's own hash function (fast; needs the same
+    /// hashable types on both sides), else the row's text form.
+    fn new(table: &Table, compared: &[String], key: &[String], by_value: bool) -> Self {
         let columns: Vec<String> = compared.iter().map(|c| format!("t.{}", ident(c))).collect();
         let key = key
             .iter()
@@ -141,13 +143,22 @@ impl Plan {
             .collect();
         Plan {
             from: format!("{} AS t", from_table(table)),
-            row_text: format!("ROW({})::text", columns.join(", ")),
+            row_hash: if by_value {
+                format!("hash_record_extended(ROW({}), 0)", columns.join(", "))
+            } else {
+                format!("hashtextextended(ROW({})::text, 0)", columns.join(", "))
+            },
             row_json: format!(
                 "(SELECT to_jsonb(v.*) FROM (SELECT {}) v)::text",
                 columns.join(", ")
             ),
             key,
         }
+    }
+
+    /// One integer key column: its values can be cut into buckets by arithmetic.
+    fn integer_key(&self) -> bool {
+        matches!(&self.key[..], [(_, t)] if matches!(t.as_str(), "smallint" | "integer" | "bigint"))
     }
 
     fn key_tuple(&self) -> String {
@@ -194,17 +205,18 @@ fn bind<'q>(
     query
 }
 
-/// Row count and the order-independent hash of the rows in `range` (as text: a numeric sum).
+/// Row count and the order-independent hash of the rows in `range`: the XOR of the rows'
+/// hashes (keyed rows are distinct, so no two cancel out but by a 64-bit collision).
 async fn summarise(
     side: &mut Side<'_>,
     plan: &Plan,
     range: &KeyRange,
-) -> Result<(i64, String), DiffError> {
+) -> Result<(i64, i64), DiffError> {
     use sqlx::Row;
     let (filter, params) = plan.range(range);
     let sql = format!(
-        "SELECT count(*), coalesce(sum(hashtextextended({}, 0)), 0)::text FROM {} {filter}",
-        plan.row_text, plan.from
+        "SELECT count(*), coalesce(bit_xor({}), 0) FROM {} {filter}",
+        plan.row_hash, plan.from
     );
     let row = bind(&sql, &params).fetch_one(&mut *side.conn).await?;
     Ok((row.try_get(0)?, row.try_get(1)?))
@@ -266,9 +278,9 @@ async fn leaf_rows(
         .map(|(c, _)| format!("'{}', t.{}", c.replace('\'', "''"), ident(c)))
         .collect();
     let sql = format!(
-        "SELECT jsonb_build_object({})::text, hashtextextended({}, 0), {} FROM {} {filter}",
+        "SELECT jsonb_build_object({})::text, {}, {} FROM {} {filter}",
         keys.join(", "),
-        plan.row_text,
+        plan.row_hash,
         plan.row_json,
         plan.from
     );
@@ -321,6 +333,45 @@ fn json(table: &Table, text: &str) -> Result<serde_json::Value, DiffError> {
     })
 }
 
+/// Whether rows can be hashed by value on both sides: every compared column has the same type
+/// on both, and every such type a hash function (json, xml, geometric types have none). A row
+/// of each side is hashed to find out; the text form is the fallback.
+async fn hashable_by_value<'s>(
+    side_a: &mut Side<'s>,
+    side_b: &mut Side<'s>,
+    compared: &[String],
+) -> bool {
+    let type_of = |t: &Table, c: &String| {
+        t.columns
+            .iter()
+            .find(|x| &x.name == c)
+            .map(|x| x.data_type.clone())
+    };
+    if compared.is_empty()
+        || compared
+            .iter()
+            .any(|c| type_of(side_a.table, c) != type_of(side_b.table, c))
+    {
+        return false;
+    }
+    let columns: Vec<String> = compared.iter().map(|c| format!("t.{}", ident(c))).collect();
+    for side in [side_a, side_b] {
+        let sql = format!(
+            "SELECT hash_record_extended(ROW({}), 0) FROM {} AS t LIMIT 1",
+            columns.join(", "),
+            from_table(side.table)
+        );
+        if sqlx::query(&sql)
+            .fetch_optional(&mut *side.conn)
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
+    true
+}
+
 /// Compares the rows of `table_a` in database A (over `a`) with those of `table_b` in B.
 pub async fn table_data_diff(
     a: &mut PgConnection,
@@ -357,10 +408,6 @@ pub async fn table_data_diff(
         complete: true,
         ranges_compared: 0,
     };
-    let (plan_a, plan_b) = (
-        Plan::new(table_a, &compared, &key),
-        Plan::new(table_b, &compared, &key),
-    );
     let mut side_a = Side {
         conn: a,
         table: table_a,
@@ -369,8 +416,25 @@ pub async fn table_data_diff(
         conn: b,
         table: table_b,
     };
+    let by_value = hashable_by_value(&mut side_a, &mut side_b, &compared).await;
+    let (plan_a, plan_b) = (
+        Plan::new(table_a, &compared, &key, by_value),
+        Plan::new(table_b, &compared, &key, by_value),
+    );
     if key.is_empty() {
         multiset_diff(
+            &mut side_a,
+            &plan_a,
+            &mut side_b,
+            &plan_b,
+            options,
+            &mut diff,
+        )
+        .await?;
+        return Ok(diff);
+    }
+    if plan_a.integer_key() && plan_b.integer_key() {
+        integer_key_diff(
             &mut side_a,
             &plan_a,
             &mut side_b,
@@ -385,8 +449,11 @@ pub async fn table_data_diff(
     let mut ranges = vec![KeyRange::default()];
     let mut first = true;
     while let Some(range) = ranges.pop() {
-        let (count_a, hash_a) = summarise(&mut side_a, &plan_a, &range).await?;
-        let (count_b, hash_b) = summarise(&mut side_b, &plan_b, &range).await?;
+        let (a, b) = tokio::join!(
+            summarise(&mut side_a, &plan_a, &range),
+            summarise(&mut side_b, &plan_b, &range)
+        );
+        let ((count_a, hash_a), (count_b, hash_b)) = (a?, b?);
         diff.ranges_compared += 1;
         if first {
             (diff.rows_in_a, diff.rows_in_b, first) = (count_a, count_b, false);
@@ -428,6 +495,141 @@ pub async fn table_data_diff(
         }
     }
     Ok(diff)
+}
+
+/// A range of integer keys, `lower..upper`, and about how many rows it holds.
+struct IntegerRange {
+    lower: i64,
+    upper: i64,
+    rows: i64,
+}
+
+/// The smallest and largest key of one side.
+async fn key_extent(side: &mut Side<'_>, plan: &Plan) -> Result<Option<(i64, i64)>, DiffError> {
+    let key = format!("t.{}", ident(&plan.key[0].0));
+    let sql = format!(
+        "SELECT min({key})::int8, max({key})::int8 FROM {}",
+        plan.from
+    );
+    let (min, max): (Option<i64>, Option<i64>) =
+        sqlx::query_as(&sql).fetch_one(&mut *side.conn).await?;
+    Ok(min.zip(max))
+}
+
+/// Row count and hash of each bucket of `width` keys from `range.lower`, in one pass.
+async fn buckets(
+    side: &mut Side<'_>,
+    plan: &Plan,
+    range: &IntegerRange,
+    width: i64,
+) -> Result<HashMap<i64, (i64, i64)>, DiffError> {
+    let key = format!("t.{}::int8", ident(&plan.key[0].0));
+    let sql = format!(
+        "SELECT ({key} - $1) / $3 AS b, count(*), bit_xor({})
+         FROM {} WHERE {key} >= $1 AND {key} < $2 GROUP BY b",
+        plan.row_hash, plan.from
+    );
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(range.lower)
+        .bind(range.upper)
+        .bind(width)
+        .fetch_all(&mut *side.conn)
+        .await?;
+    Ok(rows.into_iter().map(|(b, n, h)| (b, (n, h))).collect())
+}
+
+/// A table keyed by one integer column: each range is cut into buckets of equal key width,
+/// and one query per side (the two at once) gives every bucket's count and hash, so the whole
+/// table costs one pass per side, whatever the number of changes; buckets that differ are cut
+/// again or, when small, compared row by row. False (nothing done) when the keys span more than
+/// int8 arithmetic can cut.
+async fn integer_key_diff(
+    side_a: &mut Side<'_>,
+    plan_a: &Plan,
+    side_b: &mut Side<'_>,
+    plan_b: &Plan,
+    options: &DataDiffOptions,
+    diff: &mut TableDataDiff,
+) -> Result<bool, DiffError> {
+    let (extent_a, extent_b) = (
+        key_extent(side_a, plan_a).await?,
+        key_extent(side_b, plan_b).await?,
+    );
+    let Some((min, max)) = extent_a
+        .into_iter()
+        .chain(extent_b)
+        .reduce(|x, y| (x.0.min(y.0), x.1.max(y.1)))
+    else {
+        return Ok(true);
+    };
+    let Some(upper) = max.checked_add(1).filter(|u| u.checked_sub(min).is_some()) else {
+        return Ok(false);
+    };
+    let estimate = side_a
+        .table
+        .row_estimate
+        .max(side_b.table.row_estimate)
+        .unwrap_or(0);
+    let mut ranges = vec![IntegerRange {
+        lower: min,
+        upper,
+        rows: estimate.max(1),
+    }];
+    let mut first = true;
+    while let Some(range) = ranges.pop() {
+        if range.rows <= options.leaf_rows && !first {
+            let keys = KeyRange {
+                lower: Some(vec![Some(range.lower.to_string())]),
+                upper: Some(vec![Some(range.upper.to_string())]),
+            };
+            compare_leaf(side_a, plan_a, side_b, plan_b, &keys, diff).await?;
+            if diff.differences() >= options.max_differences {
+                diff.complete = false;
+                return Ok(true);
+            }
+            continue;
+        }
+        // Buckets of about half a leaf, so that most differing ones are compared at once.
+        let count = (range.rows * 2 / options.leaf_rows.max(1)).clamp(2, 4096);
+        let span = range.upper - range.lower;
+        let width = (span + count - 1) / count;
+        let (a, b) = tokio::join!(
+            buckets(side_a, plan_a, &range, width),
+            buckets(side_b, plan_b, &range, width)
+        );
+        let (a, b) = (a?, b?);
+        diff.ranges_compared += 1;
+        if first {
+            diff.rows_in_a = a.values().map(|(n, _)| n).sum();
+            diff.rows_in_b = b.values().map(|(n, _)| n).sum();
+            first = false;
+        }
+        let mut differing: Vec<i64> = a
+            .keys()
+            .chain(b.keys())
+            .copied()
+            .filter(|k| a.get(k) != b.get(k))
+            .collect();
+        differing.sort_unstable();
+        differing.dedup();
+        // Pushed in reverse, so the lowest keys are compared first.
+        for bucket in differing.into_iter().rev() {
+            let lower = range.lower + bucket * width;
+            let rows = [a.get(&bucket), b.get(&bucket)]
+                .into_iter()
+                .flatten()
+                .map(|(n, _)| *n)
+                .max()
+                .unwrap_or(0);
+            ranges.push(IntegerRange {
+                lower,
+                upper: (lower + width).min(range.upper),
+                // One key per row at most: a bucket one key wide is a leaf whatever it holds.
+                rows: if width == 1 { 0 } else { rows },
+            });
+        }
+    }
+    Ok(true)
 }
 
 async fn compare_leaf(
@@ -506,8 +708,8 @@ async fn multiset_diff<'s>(
 ) -> Result<(), DiffError> {
     let counts = |plan: &Plan| {
         format!(
-            "SELECT hashtextextended({}, 0) AS h, count(*) FROM {} GROUP BY h ORDER BY h",
-            plan.row_text, plan.from
+            "SELECT {} AS h, count(*) FROM {} GROUP BY h ORDER BY h",
+            plan.row_hash, plan.from
         )
     };
     let (sql_a, sql_b) = (counts(plan_a), counts(plan_b));
@@ -566,8 +768,8 @@ async fn multiset_diff<'s>(
             (&mut *side_b, plan_b, RowChangeKind::Added)
         };
         let sql = format!(
-            "SELECT {} FROM {} WHERE hashtextextended({}, 0) = $1 LIMIT 1",
-            plan.row_json, plan.from, plan.row_text
+            "SELECT {} FROM {} WHERE {} = $1 LIMIT 1",
+            plan.row_json, plan.from, plan.row_hash
         );
         let row: Option<String> = sqlx::query_scalar(&sql)
             .bind(hash)
