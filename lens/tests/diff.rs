@@ -358,7 +358,9 @@ async fn every_object_kind_renames_and_changed_delete_actions() {
         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
         CREATE TRIGGER t BEFORE UPDATE ON child FOR EACH ROW EXECUTE FUNCTION touch();
         ALTER TABLE child ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY p ON child USING (id > 0);";
+        CREATE POLICY p ON child USING (id > 0);
+        CREATE TABLE booking (room int, during int4range, EXCLUDE USING gist (during WITH &&));
+        CREATE MATERIALIZED VIEW mv AS SELECT 1 AS one;";
     let b = "CREATE SCHEMA s; COMMENT ON SCHEMA s IS 'new';
         CREATE TYPE mood AS ENUM ('sad', 'meh', 'ok');
         CREATE TYPE level AS ENUM ('high', 'mid', 'low');
@@ -373,7 +375,12 @@ async fn every_object_kind_renames_and_changed_delete_actions() {
         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
         CREATE TRIGGER t BEFORE INSERT ON child FOR EACH ROW EXECUTE FUNCTION touch();
         ALTER TABLE child ENABLE ROW LEVEL SECURITY;
-        CREATE POLICY p ON child USING (id > 1);";
+        CREATE POLICY p ON child USING (id > 1);
+        CREATE TABLE booking (room int, during int4range, EXCLUDE USING gist (during WITH &&) WHERE (room > 0));
+        CREATE MATERIALIZED VIEW mv AS SELECT 2 AS one;
+        CREATE EXTENSION hstore;
+        COMMENT ON COLUMN parent.id IS 'the id';
+        ALTER TABLE parent ADD CONSTRAINT parent_u UNIQUE (id);";
     let (a, b) = databases(a, b).await;
     let diff = lens::diff::schema_diff(&a.1, &b.1);
     let mut listed = summary(&diff);
@@ -381,12 +388,17 @@ async fn every_object_kind_renames_and_changed_delete_actions() {
     assert_eq!(
         listed,
         [
+            "added extension hstore",
+            "added unique public.parent.parent_u",
             "changed column public.child.note",
+            "changed column public.parent.id",
             "changed domain public.posint",
             "changed enum public.level",
             "changed enum public.mood",
+            "changed exclusion public.booking.booking_during_excl",
             "changed foreignKey public.child.child_parent_id_fkey",
             "changed function public.twice(x integer)",
+            "changed materializedView public.mv",
             "changed policy public.child.p",
             "changed schema s",
             "changed trigger public.child.t",
