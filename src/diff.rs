@@ -58,11 +58,65 @@ async fn dump(
 }
 
 async fn get_json(http: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
-    let response = http.get(url).send().await?;
+    json_of(http.get(url)).await
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+    let response = request.send().await?;
     if !response.status().is_success() {
         return Err(upload::failure(response).await);
     }
     Ok(response.json().await?)
+}
+
+/// The row changes of every table, asked for one table at a time to show progress; in the
+/// shape of the `data` endpoint's answer.
+async fn compare_rows(
+    http: &reqwest::Client,
+    server: &str,
+    base: &str,
+    a: &str,
+    database_a: &str,
+) -> anyhow::Result<Value> {
+    let graph = get_json(
+        http,
+        &format!("{server}/api/v1/dumps/{a}/databases/{database_a}/schema"),
+    )
+    .await?;
+    let names: Vec<String> = graph["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["kind"] != "partitioned")
+        .map(|t| {
+            format!(
+                "{}.{}",
+                t["schema"].as_str().unwrap_or_default(),
+                t["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    let bar = indicatif::ProgressBar::new(names.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("comparing rows {bar:30} {pos}/{len} {msg}")
+            .expect("a valid template"),
+    );
+    let mut data = json!({"tables": [], "tablesOnlyInA": [], "tablesOnlyInB": []});
+    for name in &names {
+        bar.set_message(name.clone());
+        let part = json_of(http.get(format!("{base}/data")).query(&[("tables", name)])).await?;
+        for key in ["tables", "tablesOnlyInA", "tablesOnlyInB"] {
+            let list = data[key].as_array_mut().expect("an array");
+            for item in part[key].as_array().into_iter().flatten() {
+                if !list.contains(item) {
+                    list.push(item.clone());
+                }
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(data)
 }
 
 pub async fn diff(args: DiffArgs) -> anyhow::Result<()> {
@@ -84,7 +138,7 @@ pub async fn diff(args: DiffArgs) -> anyhow::Result<()> {
     let (b, database_b) = dump(&http, &server, &args.b).await?;
     let base = format!("{server}/api/v1/dumps/{a}/databases/{database_a}/diff/{b}/{database_b}");
     let schema = get_json(&http, &format!("{base}/schema")).await?;
-    let data = get_json(&http, &format!("{base}/data")).await?;
+    let data = compare_rows(&http, &server, &base, &a, &database_a).await?;
     if args.json {
         println!("{}", json!({"schema": schema, "data": data}));
         return Ok(());

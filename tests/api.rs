@@ -823,6 +823,12 @@ async fn pagila_against_pagila_v2_schema_data_and_rows() {
         .collect();
     assert_eq!(changed, expected);
     assert_eq!(data["tablesOnlyInB"], serde_json::json!(["public.review"]));
+    // One table at a time, as the CLI asks to show progress.
+    let one = ok(&format!("{base}/data?tables=public.customer")).await;
+    assert_eq!(one["tables"].as_array().unwrap().len(), 1);
+    assert_eq!(one["tables"][0]["changed"], 3);
+    let (status, problem) = get(&format!("{base}/data?tables=public.nope")).await;
+    assert_eq!(status, 404, "{problem}");
 
     // The changed customers a page at a time, in key order.
     let rows = format!("{base}/tables/public/customer/rows");

@@ -117,6 +117,8 @@ pub(crate) struct TableSummary {
 pub(crate) struct DataQuery {
     /// Differences counted per table at most (1 to 100,000; 10,000 by default).
     max: Option<usize>,
+    /// Only these tables (`schema.table`, comma-separated), e.g. one at a time to show progress.
+    tables: Option<String>,
 }
 
 /// Exact row changes of every table both databases have (partitioned parents, whose rows are
@@ -159,7 +161,24 @@ pub(crate) async fn data(
             .map(name)
             .collect(),
     };
-    for table_a in a.tables.iter().filter(|t| t.kind != "partitioned") {
+    let wanted: Option<Vec<&str>> = query.tables.as_deref().map(|t| t.split(',').collect());
+    if let Some(wanted) = &wanted
+        && let Some(unknown) = wanted
+            .iter()
+            .find(|w| !a.tables.iter().any(|t| name(t) == **w))
+    {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("A has no table {unknown:?}"),
+        ));
+    }
+    let chosen = |t: &&lens::schema::Table| {
+        t.kind != "partitioned"
+            && wanted
+                .as_ref()
+                .is_none_or(|w| w.contains(&name(t).as_str()))
+    };
+    for table_a in a.tables.iter().filter(chosen) {
         let Some(table_b) = b.table(&table_a.schema, &table_a.name) else {
             continue;
         };
