@@ -468,3 +468,17 @@ async fn rows_of_types_without_a_hash_function_are_compared_by_their_text() {
     );
     assert_eq!(diff.changes[0].columns, ["at"]);
 }
+
+#[tokio::test]
+async fn integer_keys_spanning_the_whole_int8_range_are_compared_the_general_way() {
+    let a = "CREATE TABLE wide (id int8 PRIMARY KEY, v text);
+             INSERT INTO wide VALUES (-9223372036854775808, 'min'), (0, 'zero'), (9223372036854775807, 'max');";
+    let b = format!("{a} UPDATE wide SET v = 'changed' WHERE id = 0;");
+    let diff = one_table_diff(a, &b, &DataDiffOptions::default()).await;
+    assert_eq!(
+        (diff.added, diff.removed, diff.changed),
+        (0, 0, 1),
+        "{diff:#?}"
+    );
+    assert_eq!(diff.changes[0].key, json!({"id": 0}));
+}

@@ -433,8 +433,10 @@ pub async fn table_data_diff(
         .await?;
         return Ok(diff);
     }
-    if plan_a.integer_key() && plan_b.integer_key() {
-        integer_key_diff(
+    // Integer keys spanning more than int8 arithmetic can cut take the general way below.
+    if plan_a.integer_key()
+        && plan_b.integer_key()
+        && integer_key_diff(
             &mut side_a,
             &plan_a,
             &mut side_b,
@@ -442,7 +444,8 @@ pub async fn table_data_diff(
             options,
             &mut diff,
         )
-        .await?;
+        .await?
+    {
         return Ok(diff);
     }
     // Depth first, so a comparison stopped at `max_differences` has finished whole ranges.
