@@ -12,7 +12,7 @@ use lens::diff::{DataDiffOptions, DiffError, SchemaDiff, TableDataDiff};
 use serde::{Deserialize, Serialize};
 
 use crate::Problem;
-use crate::read::{find_table, graph, reader};
+use crate::read::{find_table, graph};
 use crate::routes::AppState;
 
 const BASE: &str = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}";
@@ -25,6 +25,33 @@ pub fn routes() -> Router<AppState> {
             &format!("{BASE}/tables/{{schema}}/{{table}}/rows"),
             get(table_rows),
         )
+}
+
+/// How long one comparison query may run: a pass over a large table takes longer than the
+/// read API's 10 s.
+const DIFF_STATEMENT_TIMEOUT: &str = "10min";
+
+/// A read-only transaction on `database` whose statements may run for
+/// [`DIFF_STATEMENT_TIMEOUT`]; rolled back when dropped, so the pooled connection keeps its
+/// usual timeout.
+async fn comparing(
+    state: &AppState,
+    database: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, Problem> {
+    let unavailable = |e: sqlx::Error| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    let mut tx = state
+        .readers
+        .pool(database)
+        .begin()
+        .await
+        .map_err(unavailable)?;
+    sqlx::query(&format!(
+        "SET LOCAL statement_timeout = '{DIFF_STATEMENT_TIMEOUT}'"
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    Ok(tx)
 }
 
 /// (dump, database, other dump, other database)
@@ -127,7 +154,7 @@ pub(crate) struct DataQuery {
     params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
         ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"), DataQuery),
     responses((status = 200, body = DataSummary), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn data(
     State(state): State<AppState>,
     Path((id, database, other, other_database)): Path<Pair>,
@@ -138,8 +165,8 @@ pub(crate) async fn data(
     let a = graph(&state, &id, &database).await?;
     let b = graph(&state, &other, &other_database).await?;
     let (mut conn_a, mut conn_b) = (
-        reader(&state, &database).await?,
-        reader(&state, &other_database).await?,
+        comparing(&state, &database).await?,
+        comparing(&state, &other_database).await?,
     );
     let options = DataDiffOptions {
         max_differences: max,
@@ -230,7 +257,7 @@ pub(crate) struct RowsQuery {
         ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"),
         ("schema" = String, Path), ("table" = String, Path), RowsQuery),
     responses((status = 200, body = TableDataDiff), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn table_rows(
     State(state): State<AppState>,
     Path((id, database, other, other_database, schema, table)): Path<(
@@ -259,8 +286,8 @@ pub(crate) async fn table_rows(
         find_table(&b, &schema, &table)?,
     );
     let (mut conn_a, mut conn_b) = (
-        reader(&state, &database).await?,
-        reader(&state, &other_database).await?,
+        comparing(&state, &database).await?,
+        comparing(&state, &other_database).await?,
     );
     // Differences past this page are not looked for.
     let options = DataDiffOptions {

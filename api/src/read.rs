@@ -118,7 +118,7 @@ impl Readers {
         Ok(consoles[database].clone())
     }
 
-    fn pool(&self, database: &str) -> PgPool {
+    pub(crate) fn pool(&self, database: &str) -> PgPool {
         let mut pools = self.pools.lock().expect("not poisoned");
         pools
             .entry(database.to_string())

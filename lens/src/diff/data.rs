@@ -335,12 +335,14 @@ fn json(table: &Table, text: &str) -> Result<serde_json::Value, DiffError> {
 
 /// Whether rows can be hashed by value on both sides: every compared column has the same type
 /// on both, and every such type a hash function (json, xml, geometric types have none). A row
-/// of each side is hashed to find out; the text form is the fallback.
+/// of each side is hashed to find out, in a transaction (a savepoint inside the caller's) that
+/// is rolled back, so a failure leaves nothing behind; the text form is the fallback.
 async fn hashable_by_value<'s>(
     side_a: &mut Side<'s>,
     side_b: &mut Side<'s>,
     compared: &[String],
-) -> bool {
+) -> Result<bool, DiffError> {
+    use sqlx::Connection;
     let type_of = |t: &Table, c: &String| {
         t.columns
             .iter()
@@ -352,7 +354,7 @@ async fn hashable_by_value<'s>(
             .iter()
             .any(|c| type_of(side_a.table, c) != type_of(side_b.table, c))
     {
-        return false;
+        return Ok(false);
     }
     let columns: Vec<String> = compared.iter().map(|c| format!("t.{}", ident(c))).collect();
     for side in [side_a, side_b] {
@@ -361,15 +363,14 @@ async fn hashable_by_value<'s>(
             columns.join(", "),
             from_table(side.table)
         );
-        if sqlx::query(&sql)
-            .fetch_optional(&mut *side.conn)
-            .await
-            .is_err()
-        {
-            return false;
+        let mut probe = side.conn.begin().await?;
+        let hashed = sqlx::query(&sql).fetch_optional(&mut *probe).await;
+        probe.rollback().await?;
+        if hashed.is_err() {
+            return Ok(false);
         }
     }
-    true
+    Ok(true)
 }
 
 /// Compares the rows of `table_a` in database A (over `a`) with those of `table_b` in B.
@@ -416,7 +417,7 @@ pub async fn table_data_diff(
         conn: b,
         table: table_b,
     };
-    let by_value = hashable_by_value(&mut side_a, &mut side_b, &compared).await;
+    let by_value = hashable_by_value(&mut side_a, &mut side_b, &compared).await?;
     let (plan_a, plan_b) = (
         Plan::new(table_a, &compared, &key, by_value),
         Plan::new(table_b, &compared, &key, by_value),
