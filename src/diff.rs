@@ -38,6 +38,8 @@ async fn dump(
         upload::send(http, server, Path::new(given), &DumpOptions::default())
             .await?
             .0
+    } else if given.is_empty() || !given.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        anyhow::bail!("{given:?} is neither a file nor a dump id (letters and digits)");
     } else {
         let response = http
             .get(format!("{server}/api/v1/dumps/{given}"))

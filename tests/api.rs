@@ -912,4 +912,13 @@ async fn dumplens_diff_of_two_dump_ids_prints_schema_and_row_changes() {
         stderr.contains("nosuchdump is neither a file nor a dump"),
         "{stderr}"
     );
+    let path = std::process::Command::new(DUMPLENS)
+        .args(["diff", &a, "../uploads", "--server", server()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&path.stderr);
+    assert!(
+        stderr.contains("is neither a file nor a dump id"),
+        "{stderr}"
+    );
 }
