@@ -107,6 +107,8 @@ impl TableDataDiff {
 struct Side<'a> {
     conn: &'a mut PgConnection,
     table: &'a Table,
+    /// The SQL pieces for this side.
+    plan: Plan,
 }
 
 /// A range of keys: from `lower` (inclusive) to `upper` (exclusive), unbounded when `None`;
@@ -207,11 +209,8 @@ fn bind<'q>(
 
 /// Row count and the order-independent hash of the rows in `range`: the XOR of the rows'
 /// hashes (keyed rows are distinct, so no two cancel out but by a 64-bit collision).
-async fn summarise(
-    side: &mut Side<'_>,
-    plan: &Plan,
-    range: &KeyRange,
-) -> Result<(i64, i64), DiffError> {
+async fn summarise(side: &mut Side<'_>, range: &KeyRange) -> Result<(i64, i64), DiffError> {
+    let plan = &side.plan;
     use sqlx::Row;
     let (filter, params) = plan.range(range);
     let sql = format!(
@@ -225,11 +224,11 @@ async fn summarise(
 /// Keys that cut `range` (holding `rows` rows on this side) into about `parts` parts.
 async fn cut_points(
     side: &mut Side<'_>,
-    plan: &Plan,
     range: &KeyRange,
     rows: i64,
     parts: i64,
 ) -> Result<Vec<Vec<Option<String>>>, DiffError> {
+    let plan = &side.plan;
     use sqlx::Row;
     let (filter, params) = plan.range(range);
     let step = (rows + parts - 1) / parts;
@@ -267,9 +266,9 @@ async fn cut_points(
 /// The rows of `range`: key (JSON text) → (row hash, row as JSON).
 async fn leaf_rows(
     side: &mut Side<'_>,
-    plan: &Plan,
     range: &KeyRange,
 ) -> Result<HashMap<String, (i64, String)>, DiffError> {
+    let plan = &side.plan;
     use sqlx::Row;
     let (filter, params) = plan.range(range);
     let keys: Vec<String> = plan
@@ -296,9 +295,9 @@ async fn leaf_rows(
 /// it knows how each key type and collation sorts).
 async fn in_key_order(
     side: &mut Side<'_>,
-    plan: &Plan,
     keys: BTreeSet<&String>,
 ) -> Result<Vec<String>, DiffError> {
+    let plan = &side.plan;
     if keys.len() < 2 {
         return Ok(keys.into_iter().cloned().collect());
     }
@@ -337,9 +336,9 @@ fn json(table: &Table, text: &str) -> Result<serde_json::Value, DiffError> {
 /// on both, and every such type a hash function (json, xml, geometric types have none). A row
 /// of each side is hashed to find out, in a transaction (a savepoint inside the caller's) that
 /// is rolled back, so a failure leaves nothing behind; the text form is the fallback.
-async fn hashable_by_value<'s>(
-    side_a: &mut Side<'s>,
-    side_b: &mut Side<'s>,
+async fn hashable_by_value(
+    (a, table_a): (&mut PgConnection, &Table),
+    (b, table_b): (&mut PgConnection, &Table),
     compared: &[String],
 ) -> Result<bool, DiffError> {
     use sqlx::Connection;
@@ -352,18 +351,18 @@ async fn hashable_by_value<'s>(
     if compared.is_empty()
         || compared
             .iter()
-            .any(|c| type_of(side_a.table, c) != type_of(side_b.table, c))
+            .any(|c| type_of(table_a, c) != type_of(table_b, c))
     {
         return Ok(false);
     }
     let columns: Vec<String> = compared.iter().map(|c| format!("t.{}", ident(c))).collect();
-    for side in [side_a, side_b] {
+    for (conn, table) in [(a, table_a), (b, table_b)] {
         let sql = format!(
             "SELECT hash_record_extended(ROW({}), 0) FROM {} AS t LIMIT 1",
             columns.join(", "),
-            from_table(side.table)
+            from_table(table)
         );
-        let mut probe = side.conn.begin().await?;
+        let mut probe = conn.begin().await?;
         let hashed = sqlx::query(&sql).fetch_optional(&mut *probe).await;
         probe.rollback().await?;
         if hashed.is_err() {
@@ -409,43 +408,25 @@ pub async fn table_data_diff(
         complete: true,
         ranges_compared: 0,
     };
+    let by_value = hashable_by_value((&mut *a, table_a), (&mut *b, table_b), &compared).await?;
     let mut side_a = Side {
         conn: a,
         table: table_a,
+        plan: Plan::new(table_a, &compared, &key, by_value),
     };
     let mut side_b = Side {
         conn: b,
         table: table_b,
+        plan: Plan::new(table_b, &compared, &key, by_value),
     };
-    let by_value = hashable_by_value(&mut side_a, &mut side_b, &compared).await?;
-    let (plan_a, plan_b) = (
-        Plan::new(table_a, &compared, &key, by_value),
-        Plan::new(table_b, &compared, &key, by_value),
-    );
     if key.is_empty() {
-        multiset_diff(
-            &mut side_a,
-            &plan_a,
-            &mut side_b,
-            &plan_b,
-            options,
-            &mut diff,
-        )
-        .await?;
+        multiset_diff(&mut side_a, &mut side_b, options, &mut diff).await?;
         return Ok(diff);
     }
     // Integer keys spanning more than int8 arithmetic can cut take the general way below.
-    if plan_a.integer_key()
-        && plan_b.integer_key()
-        && integer_key_diff(
-            &mut side_a,
-            &plan_a,
-            &mut side_b,
-            &plan_b,
-            options,
-            &mut diff,
-        )
-        .await?
+    if side_a.plan.integer_key()
+        && side_b.plan.integer_key()
+        && integer_key_diff(&mut side_a, &mut side_b, options, &mut diff).await?
     {
         return Ok(diff);
     }
@@ -454,8 +435,8 @@ pub async fn table_data_diff(
     let mut first = true;
     while let Some(range) = ranges.pop() {
         let (a, b) = tokio::join!(
-            summarise(&mut side_a, &plan_a, &range),
-            summarise(&mut side_b, &plan_b, &range)
+            summarise(&mut side_a, &range),
+            summarise(&mut side_b, &range)
         );
         let ((count_a, hash_a), (count_b, hash_b)) = (a?, b?);
         diff.ranges_compared += 1;
@@ -467,15 +448,7 @@ pub async fn table_data_diff(
         }
         let larger = count_a.max(count_b);
         if larger <= options.leaf_rows {
-            compare_leaf(
-                &mut side_a,
-                &plan_a,
-                &mut side_b,
-                &plan_b,
-                &range,
-                &mut diff,
-            )
-            .await?;
+            compare_leaf(&mut side_a, &mut side_b, &range, &mut diff).await?;
             if diff.differences() >= options.max_differences {
                 diff.complete = false;
                 break;
@@ -483,9 +456,9 @@ pub async fn table_data_diff(
             continue;
         }
         let cuts = if count_a >= count_b {
-            cut_points(&mut side_a, &plan_a, &range, count_a, options.fanout).await?
+            cut_points(&mut side_a, &range, count_a, options.fanout).await?
         } else {
-            cut_points(&mut side_b, &plan_b, &range, count_b, options.fanout).await?
+            cut_points(&mut side_b, &range, count_b, options.fanout).await?
         };
         let mut bounds: Vec<Option<Vec<Option<String>>>> = vec![range.lower.clone()];
         bounds.extend(cuts.into_iter().map(Some));
@@ -509,7 +482,8 @@ struct IntegerRange {
 }
 
 /// The smallest and largest key of one side.
-async fn key_extent(side: &mut Side<'_>, plan: &Plan) -> Result<Option<(i64, i64)>, DiffError> {
+async fn key_extent(side: &mut Side<'_>) -> Result<Option<(i64, i64)>, DiffError> {
+    let plan = &side.plan;
     let key = format!("t.{}", ident(&plan.key[0].0));
     let sql = format!(
         "SELECT min({key})::int8, max({key})::int8 FROM {}",
@@ -523,10 +497,10 @@ async fn key_extent(side: &mut Side<'_>, plan: &Plan) -> Result<Option<(i64, i64
 /// Row count and hash of each bucket of `width` keys from `range.lower`, in one pass.
 async fn buckets(
     side: &mut Side<'_>,
-    plan: &Plan,
     range: &IntegerRange,
     width: i64,
 ) -> Result<HashMap<i64, (i64, i64)>, DiffError> {
+    let plan = &side.plan;
     let key = format!("t.{}::int8", ident(&plan.key[0].0));
     let sql = format!(
         "SELECT ({key} - $1) / $3 AS b, count(*), bit_xor({})
@@ -549,16 +523,12 @@ async fn buckets(
 /// int8 arithmetic can cut.
 async fn integer_key_diff(
     side_a: &mut Side<'_>,
-    plan_a: &Plan,
     side_b: &mut Side<'_>,
-    plan_b: &Plan,
     options: &DataDiffOptions,
     diff: &mut TableDataDiff,
 ) -> Result<bool, DiffError> {
-    let (extent_a, extent_b) = (
-        key_extent(side_a, plan_a).await?,
-        key_extent(side_b, plan_b).await?,
-    );
+    let (extent_a, extent_b) = tokio::join!(key_extent(side_a), key_extent(side_b));
+    let (extent_a, extent_b) = (extent_a?, extent_b?);
     let Some((min, max)) = extent_a
         .into_iter()
         .chain(extent_b)
@@ -586,7 +556,7 @@ async fn integer_key_diff(
                 lower: Some(vec![Some(range.lower.to_string())]),
                 upper: Some(vec![Some(range.upper.to_string())]),
             };
-            compare_leaf(side_a, plan_a, side_b, plan_b, &keys, diff).await?;
+            compare_leaf(side_a, side_b, &keys, diff).await?;
             if diff.differences() >= options.max_differences {
                 diff.complete = false;
                 return Ok(true);
@@ -598,8 +568,8 @@ async fn integer_key_diff(
         let span = range.upper - range.lower;
         let width = (span + count - 1) / count;
         let (a, b) = tokio::join!(
-            buckets(side_a, plan_a, &range, width),
-            buckets(side_b, plan_b, &range, width)
+            buckets(side_a, &range, width),
+            buckets(side_b, &range, width)
         );
         let (a, b) = (a?, b?);
         diff.ranges_compared += 1;
@@ -638,24 +608,22 @@ async fn integer_key_diff(
 
 async fn compare_leaf(
     side_a: &mut Side<'_>,
-    plan_a: &Plan,
     side_b: &mut Side<'_>,
-    plan_b: &Plan,
     range: &KeyRange,
     diff: &mut TableDataDiff,
 ) -> Result<(), DiffError> {
-    let rows_a = leaf_rows(side_a, plan_a, range).await?;
-    let rows_b = leaf_rows(side_b, plan_b, range).await?;
+    let rows_a = leaf_rows(side_a, range).await?;
+    let rows_b = leaf_rows(side_b, range).await?;
     let differing: BTreeSet<&String> = rows_a
         .iter()
         .filter(|(key, (hash, _))| rows_b.get(*key).is_none_or(|(h, _)| h != hash))
         .map(|(key, _)| key)
         .chain(rows_b.keys().filter(|key| !rows_a.contains_key(*key)))
         .collect();
-    for key in in_key_order(side_b, plan_b, differing).await? {
+    // Only keys whose rows differ (or exist on one side only) are listed.
+    for key in in_key_order(side_b, differing).await? {
         let key = &key;
         let change = match (rows_a.get(key), rows_b.get(key)) {
-            (Some((hash_a, _)), Some((hash_b, _))) if hash_a == hash_b => continue,
             (Some((_, a)), Some((_, b))) => {
                 let (a, b) = (json(side_a.table, a)?, json(side_b.table, b)?);
                 let columns = diff
@@ -704,9 +672,7 @@ async fn compare_leaf(
 /// so memory does not grow with the table); up to `max_differences` example rows.
 async fn multiset_diff<'s>(
     side_a: &mut Side<'s>,
-    plan_a: &Plan,
     side_b: &mut Side<'s>,
-    plan_b: &Plan,
     options: &DataDiffOptions,
     diff: &mut TableDataDiff,
 ) -> Result<(), DiffError> {
@@ -716,7 +682,7 @@ async fn multiset_diff<'s>(
             plan.row_hash, plan.from
         )
     };
-    let (sql_a, sql_b) = (counts(plan_a), counts(plan_b));
+    let (sql_a, sql_b) = (counts(&side_a.plan), counts(&side_b.plan));
     let mut stream_a = sqlx::query_as::<_, (i64, i64)>(&sql_a).fetch(&mut *side_a.conn);
     let mut stream_b = sqlx::query_as::<_, (i64, i64)>(&sql_b).fetch(&mut *side_b.conn);
     let (mut next_a, mut next_b) = (stream_a.try_next().await?, stream_b.try_next().await?);
@@ -764,16 +730,16 @@ async fn multiset_diff<'s>(
     drop((stream_a, stream_b));
     diff.ranges_compared = 1;
     for (hash, balance) in surplus {
-        let (side, plan, kind) = if balance > 0 {
+        let (side, kind) = if balance > 0 {
             diff.removed += balance as u64;
-            (&mut *side_a, plan_a, RowChangeKind::Removed)
+            (&mut *side_a, RowChangeKind::Removed)
         } else {
             diff.added += balance.unsigned_abs();
-            (&mut *side_b, plan_b, RowChangeKind::Added)
+            (&mut *side_b, RowChangeKind::Added)
         };
         let sql = format!(
             "SELECT {} FROM {} WHERE {} = $1 LIMIT 1",
-            plan.row_json, plan.from, plan.row_hash
+            side.plan.row_json, side.plan.from, side.plan.row_hash
         );
         let row: Option<String> = sqlx::query_scalar(&sql)
             .bind(hash)
