@@ -14,8 +14,13 @@ use axum::response::{IntoResponse, Response};
 
 use crate::Problem;
 use crate::catalog::{Catalog, Visibility};
-use crate::kubernetes::token_hash;
 use crate::routes::AppState;
+
+/// The hex SHA-256 of a token (API or share), as kept in place of the token.
+pub(crate) fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
 
 /// The header that carries a dump's share token.
 pub const SHARE_TOKEN_HEADER: &str = "x-share-token";

@@ -68,6 +68,24 @@ pub enum Visibility {
     Public,
 }
 
+impl From<crds::Visibility> for Visibility {
+    fn from(visibility: crds::Visibility) -> Self {
+        match visibility {
+            crds::Visibility::Private => Visibility::Private,
+            crds::Visibility::Public => Visibility::Public,
+        }
+    }
+}
+
+impl From<Visibility> for crds::Visibility {
+    fn from(visibility: Visibility) -> Self {
+        match visibility {
+            Visibility::Private => crds::Visibility::Private,
+            Visibility::Public => crds::Visibility::Public,
+        }
+    }
+}
+
 impl From<DumpRecord> for DumpInfo {
     fn from(record: DumpRecord) -> Self {
         let summary = record.summary.unwrap_or_default();
@@ -219,6 +237,11 @@ fn worker_problem(err: WorkerError) -> Problem {
     }
 }
 
+/// The metadata store could not answer.
+pub(crate) fn store_problem(err: lens::store::StoreError) -> Problem {
+    worker_problem(err.into())
+}
+
 pub(crate) fn not_found(id: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND, format!("there is no dump {id:?}"))
 }
@@ -229,7 +252,7 @@ impl Catalog {
         match self {
             Catalog::Standalone(worker) => {
                 let records = worker.store().list().await;
-                let records = records.map_err(|e| worker_problem(e.into()))?;
+                let records = records.map_err(store_problem)?;
                 Ok(records.into_iter().map(DumpInfo::from).collect())
             }
             Catalog::Kubernetes(dumps) => Ok(dumps.list()),
@@ -242,7 +265,7 @@ impl Catalog {
             Catalog::Standalone(worker) => match worker.store().get(id).await {
                 Ok(Some(record)) => Ok(record.into()),
                 Ok(None) => Err(not_found(id)),
-                Err(err) => Err(worker_problem(err.into())),
+                Err(err) => Err(store_problem(err)),
             },
             Catalog::Kubernetes(dumps) => dumps.get(id).ok_or_else(|| not_found(id)),
         }

@@ -19,9 +19,9 @@ use kube::{Api, Client, ResourceExt};
 use lens::fetch::RemoteSource;
 use lens::lifecycle::Phase;
 use lens::store::StoredPhase;
-use sha2::{Digest, Sha256};
 
 use crate::Problem;
+use crate::access::token_hash;
 use crate::catalog::{Created, Database, DumpInfo, Visibility, not_found, parse_ttl};
 
 /// The Dumps of the cluster, as the watch last saw them.
@@ -48,11 +48,6 @@ impl std::fmt::Debug for Dumps {
 /// A share token: 256 random bits, hex.
 pub fn new_share_token() -> String {
     lens::sandbox::random_hex(32)
-}
-
-/// The hex SHA-256 of a token, as kept in place of the token.
-pub(crate) fn token_hash(token: &str) -> String {
-    format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
 fn kube_problem(err: kube::Error) -> Problem {
@@ -167,10 +162,7 @@ fn info(dump: &Dump) -> Option<DumpInfo> {
             .and_then(chrono_time),
         restored_at: status.restored_at.as_ref().and_then(chrono_time),
         expires_at: status.expires_at.as_ref().and_then(chrono_time),
-        visibility: Some(match dump.spec.visibility {
-            crds::Visibility::Private => Visibility::Private,
-            crds::Visibility::Public => Visibility::Public,
-        }),
+        visibility: Some(dump.spec.visibility.into()),
     })
 }
 
@@ -284,10 +276,7 @@ impl Dumps {
                 source,
                 ttl: ttl.map(str::to_string),
                 expiry_policy: crds::ExpiryPolicy::default(),
-                visibility: match visibility {
-                    Visibility::Private => crds::Visibility::Private,
-                    Visibility::Public => crds::Visibility::Public,
-                },
+                visibility: visibility.into(),
                 restore: None,
             },
         );
@@ -305,7 +294,7 @@ impl Dumps {
                 "the created Dump has no UID",
             )
         })?;
-        self.wait_until_seen(&dump.id).await;
+        self.wait_until_seen(&dump.id, |_| true).await;
         Ok(Created { dump, share_token })
     }
 
@@ -336,25 +325,20 @@ impl Dumps {
         )
         .await
         .map_err(kube_problem)?;
-        let hash = token_hash(&token);
         // Answer once the cache has the new hash, so the token works on the next request.
-        for _ in 0..50 {
-            let seen = self
-                .find(id)
-                .is_some_and(|d| d.annotations().get(SHARE_TOKEN_ANNOTATION) == Some(&hash));
-            if seen {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let hash = token_hash(&token);
+        self.wait_until_seen(id, |d| {
+            d.annotations().get(SHARE_TOKEN_ANNOTATION) == Some(&hash)
+        })
+        .await;
         Ok(token)
     }
 
-    /// Waits (a few seconds at most) until the watch has brought dump `id` into the cache, so
-    /// that a request right after creating it finds it.
-    async fn wait_until_seen(&self, id: &str) {
+    /// Waits (a few seconds at most) until the watch has brought dump `id` into the cache as
+    /// `seen` wants it, so that the next request finds what this one wrote.
+    async fn wait_until_seen(&self, id: &str, seen: impl Fn(&Dump) -> bool) {
         for _ in 0..50 {
-            if self.find(id).is_some() {
+            if self.find(id).is_some_and(|d| seen(&d)) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

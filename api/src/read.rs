@@ -227,10 +227,7 @@ pub(crate) async fn graph(
         .graphs
         .schema_graph(id, database)
         .await
-        .map_err(|e| {
-            tracing::error!(%e, "metadata store");
-            Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-        })?
+        .map_err(crate::catalog::store_problem)?
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
