@@ -78,6 +78,8 @@ enum Command {
     /// What changed between two dumps: schema and rows, exactly. Files go to the local
     /// `dumplens serve` (started when none runs); ids are looked up on --server.
     Diff(diff::DiffArgs),
+    /// Print the API's OpenAPI 3.1 document (what `/api/v1/openapi.json` serves).
+    Openapi,
 }
 
 #[tokio::main]
@@ -141,6 +143,9 @@ async fn main() -> ExitCode {
         Command::Upload(args) => upload::upload(args).await,
         Command::Open(args) => upload::open(args).await,
         Command::Diff(args) => diff::diff(args).await,
+        Command::Openapi => serde_json::to_string_pretty(&api::openapi::document())
+            .map(|document| println!("{document}"))
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

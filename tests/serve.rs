@@ -105,7 +105,21 @@ async fn serve_answers_health_and_version_and_stops_its_postgres_on_sigterm() {
         server.url
     );
     assert_eq!(server.get_json("healthz").await["status"], "ok");
-    assert_eq!(server.get_json("").await["links"]["dumps"], "/api/v1/dumps");
+    // The web UI's page at the root and at any path it routes itself; the API's 404 stays JSON.
+    for path in ["", "dumps/abc?view=data"] {
+        let page = reqwest::get(format!("{}{path}", server.url)).await.unwrap();
+        assert_eq!(page.status(), 200, "/{path}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<div id=\"root\">"), "/{path}: {html}");
+    }
+    let missing = reqwest::get(format!("{}api/v1/nothing", server.url))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
     let version = server.get_json("api/v1/version").await;
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(version["postgres"]["managed"], true);

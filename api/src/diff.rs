@@ -80,7 +80,7 @@ pub(crate) struct SchemaQuery {
 /// What differs between the schemas of A (`{id}`/`{database}`) and B
 /// (`{other}`/`{other_database}`): every object kind, renames, and the SQL of each change; or,
 /// with `format=sql`, one script that turns A into B.
-#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/schema",
+#[utoipa::path(get, operation_id = "schema_diff", path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/schema",
     params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
         ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"), SchemaQuery),
     responses(
@@ -150,7 +150,7 @@ pub(crate) struct DataQuery {
 
 /// Exact row changes of every table both databases have (partitioned parents, whose rows are
 /// their partitions', are left out).
-#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/data",
+#[utoipa::path(get, operation_id = "data_diff", path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/data",
     params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
         ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"), DataQuery),
     responses((status = 200, body = DataSummary), (status = 400, body = Problem), (status = 404, body = Problem),
@@ -252,7 +252,7 @@ pub(crate) struct RowsQuery {
 
 /// The changed rows of one table, in key order, a page at a time: added, removed, and changed
 /// rows with the columns that changed and both versions.
-#[utoipa::path(get, path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/tables/{schema}/{table}/rows",
+#[utoipa::path(get, operation_id = "table_row_changes", path = "/api/v1/dumps/{id}/databases/{database}/diff/{other}/{other_database}/tables/{schema}/{table}/rows",
     params(("id" = String, Path, description = "dump A"), ("database" = String, Path, description = "a database of A"),
         ("other" = String, Path, description = "dump B"), ("other_database" = String, Path, description = "a database of B"),
         ("schema" = String, Path), ("table" = String, Path), RowsQuery),

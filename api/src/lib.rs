@@ -11,6 +11,7 @@ mod read;
 mod routes;
 pub mod standalone;
 mod uploads;
+mod web;
 
 pub use axum::http::HeaderName;
 pub use problem::Problem;

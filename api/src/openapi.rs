@@ -114,3 +114,39 @@ pub fn document() -> utoipa::openapi::OpenApi {
     }
     document
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_operation_has_its_own_id() {
+        // Generated clients (the web UI's among them) key operations by id: a repeated one
+        // silently gives one endpoint the other's parameters.
+        let document = serde_json::to_value(super::document()).unwrap();
+        let mut seen = HashSet::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    assert!(
+                        seen.insert(id.to_string()),
+                        "operationId {id:?} is repeated"
+                    );
+                }
+            }
+        }
+        assert!(seen.len() > 15, "only {} operations", seen.len());
+    }
+
+    #[test]
+    fn the_web_ui_is_typed_against_this_document() {
+        let copy = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/openapi.json");
+        let committed: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(copy).unwrap()).unwrap();
+        let current = serde_json::to_value(super::document()).unwrap();
+        assert!(
+            committed == current,
+            "web/openapi.json is out of date: run `cargo run -q -- openapi > web/openapi.json`"
+        );
+    }
+}

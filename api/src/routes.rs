@@ -36,7 +36,6 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/healthz", get(healthz))
         .route("/api/v1/version", get(version))
         .route("/api/v1/openapi.json", get(openapi))
@@ -50,25 +49,12 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(crate::read::routes())
         .merge(crate::diff::routes())
-        .fallback(crate::problem::not_found)
+        .fallback(crate::web::serve)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::access::check,
         ))
         .with_state(state)
-}
-
-/// Until the web UI is served here (issue 8), the root says where the API is.
-async fn index() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "name": "PgDumpLens",
-        "version": env!("CARGO_PKG_VERSION"),
-        "links": {
-            "dumps": "/api/v1/dumps",
-            "version": "/api/v1/version",
-            "health": "/healthz",
-        },
-    }))
 }
 
 /// The OpenAPI 3.1 document of this API, generated from the code.
