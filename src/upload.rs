@@ -121,7 +121,10 @@ pub async fn upload(args: UploadArgs) -> anyhow::Result<()> {
         println!("{}", json!({"dump": dump, "shareToken": share_token}));
     } else {
         let name = dump["name"].as_str().unwrap_or_default();
-        println!("{name} is Ready: {server}/api/v1/dumps/{id}");
+        println!(
+            "{name} is Ready: {}",
+            dump_page(server, id, share_token.as_deref())
+        );
         if let Some(token) = share_token {
             println!("share token (send as X-Share-Token; shown only now): {token}");
         }
@@ -290,10 +293,11 @@ pub async fn open(args: OpenArgs) -> anyhow::Result<()> {
     if http.get(format!("{server}/healthz")).send().await.is_err() {
         start_serve(&http, &server, args.listen).await?;
     }
-    let (dump, _) = send(&http, &server, &args.file, &args.dump).await?;
-    let url = format!(
-        "{server}/api/v1/dumps/{}",
-        dump["id"].as_str().unwrap_or_default()
+    let (dump, share_token) = send(&http, &server, &args.file, &args.dump).await?;
+    let url = dump_page(
+        &server,
+        dump["id"].as_str().unwrap_or_default(),
+        share_token.as_deref(),
     );
     println!(
         "{} is Ready: {url}",
@@ -303,6 +307,15 @@ pub async fn open(args: OpenArgs) -> anyhow::Result<()> {
         webbrowser::open(&url).with_context(|| format!("opening a browser at {url}"))?;
     }
     Ok(())
+}
+
+/// The dump's page in the web UI; with a share token, the link that opens it (the token rides
+/// in the fragment, which browsers do not send to servers or write to their logs).
+fn dump_page(server: &str, id: &str, share_token: Option<&str>) -> String {
+    match share_token {
+        Some(token) => format!("{server}/dumps/{id}#share={token}"),
+        None => format!("{server}/dumps/{id}"),
+    }
 }
 
 /// Starts `dumplens serve` on `listen` in a process group of its own (it keeps running after

@@ -241,7 +241,18 @@ async fn open_starts_a_local_server_when_none_runs_and_opens_the_browser_at_the_
         panic!("the browser was not opened {lines} times");
     };
     assert_eq!(browsed(1).await.trim(), url);
-    let dump: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    // The browser is sent to the dump's page in the web UI.
+    let id = url
+        .strip_prefix(&format!("http://{listen}/dumps/"))
+        .unwrap_or_else(|| panic!("{url}"));
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<div id=\"root\">"), "{page}");
+    let dump: Value = reqwest::get(format!("http://{listen}/api/v1/dumps/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(dump["phase"], "Ready");
     assert_eq!(dump["tables"], 3);
 
