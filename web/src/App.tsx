@@ -2,6 +2,7 @@ import { Link, Route, Routes } from 'react-router';
 import { HomePage } from './pages/HomePage';
 import { DumpPage } from './pages/DumpPage';
 import { ThemeToggle } from './components/ThemeToggle';
+import { TokenPrompt } from './components/TokenPrompt';
 
 export function App() {
   return (
@@ -14,6 +15,7 @@ export function App() {
         <ThemeToggle />
       </header>
       <main className="content">
+        <TokenPrompt />
         <Routes>
           <Route path="/" element={<HomePage />} />
           <Route path="/dumps/:id" element={<DumpPage />} />
