@@ -99,7 +99,7 @@ export function SqlConsole({ dumpId, database }: DumpViewProps) {
         <div className="sql-controls">
           <label>
             Mode{' '}
-            <select value={draftExplain} onChange={(event) => setDraftExplain(event.target.value as Explain)}>
+            <select aria-label="Mode" value={draftExplain} onChange={(event) => setDraftExplain(event.target.value as Explain)}>
               {EXPLAIN_MODES.map((mode) => (
                 <option key={mode.id} value={mode.id}>
                   {mode.label}
@@ -110,6 +110,7 @@ export function SqlConsole({ dumpId, database }: DumpViewProps) {
           <label>
             Rows at most{' '}
             <input
+              aria-label="Rows at most"
               type="number"
               min={1}
               max={10000}
