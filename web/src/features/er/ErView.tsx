@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { Background, Controls, MiniMap, ReactFlow, type NodeMouseHandler, type NodeTypes } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
@@ -17,6 +17,8 @@ const DEPTHS = [1, 2, 3] as const;
 type Scope = 'table' | 'schema' | 'all';
 /** A whole large schema starts zoomed far out: React Flow's default minimum (0.5) cannot fit it. */
 const MIN_ZOOM = 0.02;
+/** Culled nodes are never measured: fit to the sizes layout gave them. */
+const FIT_OPTIONS = { includeHiddenNodes: true };
 /** The minimap draws every node on each frame: past this many tables it costs more than it helps. */
 const MINIMAP_LIMIT = 300;
 
@@ -72,6 +74,7 @@ export function ErView({ dumpId, database }: DumpViewProps) {
     [setParams],
   );
 
+  const ids = useId();
   const canvas = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState<{ text: string; error?: boolean } | null>(null);
   // Culling draws only what is on screen; an export must draw everything first.
@@ -117,20 +120,24 @@ export function ErView({ dumpId, database }: DumpViewProps) {
 
   return (
     <div className="er-view">
-      <div className="er-toolbar" role="toolbar" aria-label="Diagram">
-        <label>
-          Show{' '}
-          <select value={scope} onChange={(event) => setParams({ scope: event.target.value })}>
+      <div className="er-toolbar">
+        <span className="er-field">
+          <label htmlFor={`${ids}-scope`}>Show</label>
+          <select id={`${ids}-scope`} value={scope} onChange={(event) => setParams({ scope: event.target.value })}>
             <option value="table">A table and its neighbours</option>
             <option value="schema">A whole schema</option>
             <option value="all">Every schema</option>
           </select>
-        </label>
+        </span>
         {scope === 'table' && (
           <>
-            <label>
-              Table{' '}
-              <select value={selectedKey ?? ''} onChange={(event) => setParams({ table: event.target.value || null, schema: null })}>
+            <span className="er-field">
+              <label htmlFor={`${ids}-table`}>Table</label>
+              <select
+                id={`${ids}-table`}
+                value={selectedKey ?? ''}
+                onChange={(event) => setParams({ table: event.target.value || null, schema: null })}
+              >
                 {!selectedKey && <option value="">Choose a table…</option>}
                 {tables.map((candidate) => {
                   const key = tableKey(candidate.schema, candidate.name);
@@ -141,30 +148,30 @@ export function ErView({ dumpId, database }: DumpViewProps) {
                   );
                 })}
               </select>
-            </label>
-            <label>
-              Depth{' '}
-              <select value={depth} onChange={(event) => setParams({ depth: event.target.value })}>
+            </span>
+            <span className="er-field">
+              <label htmlFor={`${ids}-depth`}>Depth</label>
+              <select id={`${ids}-depth`} value={depth} onChange={(event) => setParams({ depth: event.target.value })}>
                 {DEPTHS.map((value) => (
                   <option key={value} value={value}>
                     {value}
                   </option>
                 ))}
               </select>
-            </label>
+            </span>
           </>
         )}
         {scope === 'schema' && (
-          <label>
-            Schema{' '}
-            <select value={schema ?? ''} onChange={(event) => setParams({ schema: event.target.value })}>
+          <span className="er-field">
+            <label htmlFor={`${ids}-schema`}>Schema</label>
+            <select id={`${ids}-schema`} value={schema ?? ''} onChange={(event) => setParams({ schema: event.target.value })}>
               {schemaNames.map((name) => (
                 <option key={name} value={name}>
                   {name}
                 </option>
               ))}
             </select>
-          </label>
+          </span>
         )}
         <div className="spacer" />
         {layout && (
@@ -200,6 +207,7 @@ export function ErView({ dumpId, database }: DumpViewProps) {
             nodeTypes={nodeTypes}
             onNodeClick={onNodeClick}
             fitView
+            fitViewOptions={FIT_OPTIONS}
             minZoom={MIN_ZOOM}
             maxZoom={2}
             onlyRenderVisibleElements={params.get('culling') !== 'off' && !exporting}
@@ -211,7 +219,7 @@ export function ErView({ dumpId, database }: DumpViewProps) {
             aria-label="ER diagram"
           >
             <Background />
-            <Controls showInteractive={false} />
+            <Controls showInteractive={false} fitViewOptions={FIT_OPTIONS} />
             {layout.nodes.length <= MINIMAP_LIMIT && <MiniMap pannable zoomable ariaLabel="Overview" />}
           </ReactFlow>
         </div>
