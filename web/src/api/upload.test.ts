@@ -18,7 +18,7 @@ const fetchMock: Mock<(request: Request) => Promise<Response>> = vi.hoisted(() =
 
 import { ApiError } from './client';
 import { setApiToken, shareToken } from './credentials';
-import { formatBytes, RETRY_WAIT_MS, uploadFile, type UploadProgress } from './upload';
+import { formatBytes, MAX_ATTEMPTS_WITHOUT_PROGRESS, RETRY_WAIT_MS, uploadFile, type UploadProgress } from './upload';
 
 class FakeXhr {
   static requests: FakeXhr[] = [];
@@ -140,8 +140,8 @@ describe('uploadFile', () => {
     expect(put.headers['Content-Range']).toBeUndefined();
     expect(await put.body!.text()).toBe(FILE_BYTES);
     expect(progress).toEqual([
-      { sent: 5, total: 10, bytesPerSecond: 10 },
-      { sent: 10, total: 10, bytesPerSecond: 10 },
+      { sent: 5, total: 10, bytesPerSecond: 10, resuming: false },
+      { sent: 10, total: 10, bytesPerSecond: 10, resuming: false },
     ]);
     const created = fetchMock.mock.calls[0][0];
     expect(created.headers.get('Authorization')).toBe('Bearer secret');
@@ -161,14 +161,55 @@ describe('uploadFile', () => {
       request.progress(3);
       request.respond(201, uploaded());
     });
-    const progress: number[] = [];
+    const progress: [number, boolean][] = [];
 
-    await uploadFile(file(), { onProgress: (event) => progress.push(event.sent) });
+    await uploadFile(file(), { onProgress: (event) => progress.push([event.sent, event.resuming]) });
 
     const [, resumed] = FakeXhr.requests;
     expect(resumed.headers['Content-Range']).toBe('bytes 4-9/10');
     expect(await resumed.body!.text()).toBe('456789');
-    expect(progress).toEqual([6, 7]);
+    expect(progress).toEqual([
+      [6, false],
+      [0, true],
+      [7, false],
+    ]);
+  });
+
+  it('keeps asking while the network is down, then sends the rest', async () => {
+    vi.useFakeTimers();
+    let reachable = false;
+    serveUploads(() => 3);
+    const answer = fetchMock.getMockImplementation()!;
+    fetchMock.mockImplementation((request) =>
+      reachable || request.method === 'POST' ? answer(request) : Promise.reject(new TypeError('Failed to fetch')),
+    );
+    FakeXhr.script.push((request) => request.drop());
+    FakeXhr.script.push((request) => request.respond(201, uploaded()));
+
+    const done = uploadFile(file());
+    await vi.advanceTimersByTimeAsync(3 * RETRY_WAIT_MS);
+    expect(FakeXhr.requests).toHaveLength(1);
+    reachable = true;
+    await vi.advanceTimersByTimeAsync(RETRY_WAIT_MS);
+    await done;
+
+    expect(FakeXhr.requests[1].headers['Content-Range']).toBe('bytes 3-9/10');
+  });
+
+  it('gives up when MAX_ATTEMPTS_WITHOUT_PROGRESS retries move no byte, in the server’s words', async () => {
+    vi.useFakeTimers();
+    serveUploads(() => 0);
+    for (let attempt = 0; attempt <= MAX_ATTEMPTS_WITHOUT_PROGRESS; attempt++) {
+      FakeXhr.script.push((request) =>
+        request.respond(409, { status: 409, detail: 'another request is sending this upload now' }),
+      );
+    }
+
+    const failure = expect(uploadFile(file())).rejects.toThrow('another request is sending this upload now');
+    await vi.advanceTimersByTimeAsync((MAX_ATTEMPTS_WITHOUT_PROGRESS + 1) * RETRY_WAIT_MS);
+    await failure;
+    // The first request and every retry.
+    expect(FakeXhr.requests).toHaveLength(MAX_ATTEMPTS_WITHOUT_PROGRESS + 1);
   });
 
   it('waits while the server still holds an earlier request, then sends from its offset', async () => {
@@ -219,6 +260,44 @@ describe('uploadFile', () => {
 
     await expect(uploadFile(file(), { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
     expect(FakeXhr.requests[0].aborted).toBe(true);
+  });
+});
+
+describe('uploadFile again after a cancel', () => {
+  it('goes on with the earlier upload from the bytes the server has', async () => {
+    let held = 0;
+    serveUploads(() => held);
+    const same = file();
+    const controller = new AbortController();
+    FakeXhr.script.push((request) => {
+      request.progress(5);
+      held = 5;
+      controller.abort();
+    });
+    await expect(uploadFile(same, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+
+    FakeXhr.script.push((request) => request.respond(201, uploaded()));
+    await uploadFile(same);
+
+    const posts = fetchMock.mock.calls.filter(([request]) => request.method === 'POST');
+    expect(posts).toHaveLength(1);
+    expect(FakeXhr.requests[1].headers['Content-Range']).toBe('bytes 5-9/10');
+    expect(await FakeXhr.requests[1].body!.text()).toBe('56789');
+  });
+
+  it('starts anew once the file was uploaded, or when the server refused it', async () => {
+    serveUploads(() => 0);
+    FakeXhr.script.push((request) => request.respond(201, uploaded()));
+    const same = file();
+    await uploadFile(same);
+    FakeXhr.script.push((request) => request.respond(400, { status: 400, detail: 'more bytes than the 10 the upload was said to have' }));
+    await expect(uploadFile(same)).rejects.toThrow('more bytes than the 10');
+    FakeXhr.script.push((request) => request.respond(201, uploaded()));
+    await uploadFile(same);
+
+    const posts = fetchMock.mock.calls.filter(([request]) => request.method === 'POST');
+    expect(posts).toHaveLength(3);
+    expect(FakeXhr.requests.map((request) => request.headers['Content-Range'])).toEqual([undefined, undefined, undefined]);
   });
 });
 

@@ -13,6 +13,8 @@ export interface UploadProgress {
   total: number;
   /** Bytes per second over the current request. */
   bytesPerSecond: number;
+  /** A request was cut off: asking the server where to go on from. */
+  resuming: boolean;
 }
 
 export interface UploadOptions {
@@ -23,41 +25,96 @@ export interface UploadOptions {
   ttl?: string;
 }
 
-/** How long to wait before asking again when the server is still holding an earlier request of
- *  this upload open (it ends a silent one after 60 s). */
+/** How long to wait before asking the server again: it may still hold an earlier request of
+ *  this upload open (it ends a silent one after 60 s), or the network may still be down. */
 export const RETRY_WAIT_MS = 1000;
-/** Attempts in a row that move no byte before giving up: past the server's 60 s. */
+/** Retries in a row that move no byte before giving up: past the server's 60 s. */
 export const MAX_ATTEMPTS_WITHOUT_PROGRESS = 90;
 
-/** Uploads `file` and answers the dump it became (its restore has started). Keeps the dump's
- *  share token, when the server gives one, so this tab can open it. */
+/** Uploads `file` and answers the dump it became (its restore has started). The same file sent
+ *  again from this tab after a cancel or an outage goes on from what the server has. Keeps the
+ *  dump's share token, when the server gives one, so this tab can open it. */
 export async function uploadFile(file: File, { onProgress, signal, ttl }: UploadOptions = {}): Promise<Uploaded> {
-  const upload = await unwrap(
-    api.POST('/api/v1/uploads', { body: { name: file.name, size: file.size, ttl: ttl ?? null }, signal }),
-  );
+  const remembered = resumeKey(file);
+  const upload =
+    (await earlierUpload(remembered, ttl, signal)) ??
+    (await unwrap(
+      api.POST('/api/v1/uploads', { body: { name: file.name, size: file.size, ttl: ttl ?? null }, signal }),
+    ));
+  sessionStorage.setItem(remembered, upload.id);
+  let uploaded: Uploaded;
+  try {
+    uploaded = await send(upload, file, signal, onProgress);
+  } catch (error) {
+    // Kept after a cancel or an outage; an upload the server refused is not resumed.
+    if (error instanceof ApiError && !RESUMABLE.has(error.status)) sessionStorage.removeItem(remembered);
+    throw error;
+  }
+  sessionStorage.removeItem(remembered);
+  if (uploaded.shareToken) setShareToken(uploaded.dump.id, uploaded.shareToken);
+  return uploaded;
+}
+
+/** Where this tab remembers the upload of a file, by what identifies it without reading it. */
+function resumeKey(file: File): string {
+  return `dumplens.upload.${JSON.stringify([file.name, file.size, file.lastModified])}`;
+}
+
+/** This tab's earlier upload of the file, if the server still has it (with the same TTL). */
+async function earlierUpload(remembered: string, ttl: string | undefined, signal: AbortSignal | undefined) {
+  const id = sessionStorage.getItem(remembered);
+  if (!id) return null;
+  try {
+    const upload = await unwrap(api.GET('/api/v1/uploads/{id}', { params: { path: { id } }, signal }));
+    return (upload.ttl ?? null) === (ttl ?? null) ? upload : null;
+  } catch (error) {
+    if (error instanceof ApiError) return null;
+    throw error;
+  }
+}
+
+/** Sends what the server does not have yet, going on after each request that was cut off. */
+async function send(
+  upload: Schemas['Upload'],
+  file: File,
+  signal: AbortSignal | undefined,
+  onProgress: UploadOptions['onProgress'],
+): Promise<Uploaded> {
   let offset = upload.offset;
   let attemptsWithoutProgress = 0;
   for (;;) {
     const answer = await putFrom(upload.id, file, offset, signal, onProgress);
-    if (answer.status === 201) {
-      const uploaded = answer.body as Uploaded;
-      if (uploaded.shareToken) setShareToken(uploaded.dump.id, uploaded.shareToken);
-      return uploaded;
+    if (answer.status === 201) return answer.body as Uploaded;
+    if (!RESUMABLE.has(answer.status)) throw new ApiError(answer.status, answerText(answer, offset));
+    // The server kept what arrived: ask how much, and send the rest.
+    let held: number | null = null;
+    while (held === null) {
+      if (++attemptsWithoutProgress > MAX_ATTEMPTS_WITHOUT_PROGRESS) {
+        throw new ApiError(answer.status, answerText(answer, offset));
+      }
+      onProgress?.({ sent: offset, total: file.size, bytesPerSecond: 0, resuming: true });
+      // Right away after a drop (the server has usually noticed it); after that, once a second.
+      if (answer.status === 409 || attemptsWithoutProgress > 1) await wait(RETRY_WAIT_MS, signal);
+      held = await heldBytes(upload.id, signal);
     }
-    // 0: the connection dropped; 408: the server ended a stalled request; 409: it still holds an
-    // earlier request open, or has other bytes than we thought. Each time the server kept what
-    // arrived: ask how much, and send the rest.
-    const resumable = answer.status === 0 || answer.status === 408 || answer.status === 409 || answer.status === 202;
-    if (!resumable || ++attemptsWithoutProgress > MAX_ATTEMPTS_WITHOUT_PROGRESS) {
-      throw new ApiError(answer.status, answerText(answer, offset));
-    }
-    // Right away after a drop (the server has usually noticed it); after that, once a second.
-    if (answer.status === 409 || attemptsWithoutProgress > 1) await wait(RETRY_WAIT_MS, signal);
-    const status = await unwrap(
-      api.GET('/api/v1/uploads/{id}', { params: { path: { id: upload.id } }, signal }),
-    );
-    if (status.offset > offset) attemptsWithoutProgress = 0;
-    offset = status.offset;
+    if (held > offset) attemptsWithoutProgress = 0;
+    offset = held;
+  }
+}
+
+/** 0: the connection dropped; 202: the request ended before the file did; 408: the server ended
+ *  a stalled request; 409: it still holds an earlier request open, or has other bytes than we
+ *  thought. */
+const RESUMABLE = new Set([0, 202, 408, 409]);
+
+/** The bytes the server has of upload `id`, or null when it cannot be reached. */
+async function heldBytes(id: string, signal: AbortSignal | undefined): Promise<number | null> {
+  try {
+    return (await unwrap(api.GET('/api/v1/uploads/{id}', { params: { path: { id } }, signal }))).offset;
+  } catch (error) {
+    // fetch rejects with a TypeError when no answer came: the network is still down.
+    if (error instanceof TypeError && !signal?.aborted) return null;
+    throw error;
   }
 }
 
@@ -90,6 +147,7 @@ function putFrom(
         sent: offset + event.loaded,
         total: file.size,
         bytesPerSecond: seconds > 0 ? event.loaded / seconds : 0,
+        resuming: false,
       });
     };
     const stop = () => request.abort();

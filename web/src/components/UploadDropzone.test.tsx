@@ -44,9 +44,11 @@ describe('UploadDropzone', () => {
     await userEvent.upload(screen.getByLabelText('choose files'), world());
     expect(calls[0].file.name).toBe('world.pg18.custom.dump');
 
-    act(() => calls[0].options.onProgress!({ sent: 43008, total: 87085, bytesPerSecond: 2 * 1024 * 1024 }));
+    act(() => calls[0].options.onProgress!({ sent: 43008, total: 87085, bytesPerSecond: 2 * 1024 * 1024, resuming: false }));
     expect(screen.getByRole('progressbar', { name: 'Upload of world.pg18.custom.dump' })).toHaveAttribute('value', '43008');
     expect(screen.getByText('42.0 KiB of 85.0 KiB · 2.0 MiB/s')).toBeInTheDocument();
+    act(() => calls[0].options.onProgress!({ sent: 40960, total: 87085, bytesPerSecond: 0, resuming: true }));
+    expect(screen.getByText('40.0 KiB of 85.0 KiB · connection lost, resuming…')).toBeInTheDocument();
 
     dumpsById.set('u1', restoring);
     const uploaded: Uploaded = { dump: restoring, sha256: 'abc', bytes: 87085 };

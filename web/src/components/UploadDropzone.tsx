@@ -109,7 +109,7 @@ export function UploadDropzone({ onUploaded }: UploadDropzoneProps) {
               {status.state === 'sending' && (
                 <SendingProgress
                   name={file.name}
-                  progress={status.progress ?? { sent: 0, total: file.size, bytesPerSecond: 0 }}
+                  progress={status.progress ?? { sent: 0, total: file.size, bytesPerSecond: 0, resuming: false }}
                   onCancel={() => controller.abort()}
                 />
               )}
@@ -144,6 +144,7 @@ function SendingProgress({ name, progress, onCancel }: { name: string; progress:
       <span className="muted">
         {formatBytes(progress.sent)} of {formatBytes(progress.total)}
         {progress.bytesPerSecond > 0 && ` · ${formatBytes(progress.bytesPerSecond)}/s`}
+        {progress.resuming && ' · connection lost, resuming…'}
       </span>
       <button type="button" onClick={onCancel}>
         Cancel
@@ -158,7 +159,9 @@ function Restore({ uploaded }: { uploaded: Uploaded }) {
   const link = `/dumps/${dump.id}`;
   return (
     <>
-      <span className="muted">uploaded {formatBytes(uploaded.bytes)}</span>
+      <span className="muted">
+        uploaded {formatBytes(uploaded.bytes)}, SHA-256 <code>{uploaded.sha256}</code>
+      </span>
       <DumpPhase dump={dump} />
       {dump.phase === 'Ready' && <Link to={link}>Open {dump.name}</Link>}
       {uploaded.shareToken && (
