@@ -5,8 +5,8 @@ import { CellValue, isRecord } from '../relationships/CellValue';
  *  changed one in both versions with exactly the cells that differ highlighted. */
 export function RowDiffTable({ columns, changes, label }: { columns: string[]; changes: Schemas['RowChange'][]; label: string }) {
   return (
-    <div className="rows-scroll">
-      <table className="plain row-diff" aria-label={label}>
+    <div className="rel-rows-scroll">
+      <table className="plain cmp-row-diff" aria-label={label}>
         <thead>
           <tr>
             <th>Change</th>
@@ -70,5 +70,5 @@ function Cells({ columns, row, changed }: { columns: string[]; row: unknown; cha
 
 /** added / removed / changed / renamed, as a coloured badge. */
 export function ChangeBadge({ change }: { change: string }) {
-  return <span className={`change-badge change-${change}`}>{change}</span>;
+  return <span className={`cmp-change-badge cmp-change-${change}`}>{change}</span>;
 }

@@ -14,7 +14,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   return (
     <button
       type="button"
-      className="copy-button"
+      className="rel-copy-button"
       aria-label={label}
       onClick={() => {
         navigator.clipboard.writeText(text).then(
@@ -31,9 +31,9 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
 /** A statement the page's numbers came from, with its parameters, and a copy button. */
 export function SqlBlock({ sql, params, label }: { sql: string; params?: (string | null)[]; label: string }) {
   return (
-    <details className="sql-block">
+    <details className="rel-sql-block">
       <summary>SQL</summary>
-      <div className="sql-block-body">
+      <div className="rel-sql-block-body">
         <pre>{sql}</pre>
         {params && params.length > 0 && (
           <p className="muted mono">

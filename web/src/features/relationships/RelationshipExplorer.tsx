@@ -48,7 +48,7 @@ function RowPicker({ graph, graphError }: { graph: SchemaGraph | undefined; grap
   }
 
   return (
-    <form className="row-picker" onSubmit={submit} aria-label="Choose a row">
+    <form className="rel-row-picker" onSubmit={submit} aria-label="Choose a row">
       <p className="muted">Pick a table and the primary key of one of its rows to see what references it and what deleting it would do.</p>
       <label>
         Table{' '}
@@ -157,15 +157,15 @@ function ExplanationView({ explanation, graph }: { explanation: Schemas['Explana
 
 function DeleteEffectsView({ effects, params }: { effects: Schemas['DeleteEffects']; params: (string | null)[] }) {
   return (
-    <section aria-labelledby="delete-heading" className="delete-effects">
+    <section aria-labelledby="delete-heading" className="rel-delete-effects">
       <h2 id="delete-heading">What DELETE would do</h2>
-      <p className={effects.allowed ? 'delete-allowed' : 'delete-blocked'} role="status">
+      <p className={effects.allowed ? 'rel-delete-allowed' : 'rel-delete-blocked'} role="status">
         {effects.allowed
           ? 'The delete would succeed.'
           : 'The delete would fail: rows reference it through a RESTRICT or NO ACTION foreign key.'}
       </p>
       {!effects.complete && (
-        <p className="warning">Rows were still cascading when counting stopped: the numbers below are lower bounds.</p>
+        <p className="rel-warning">Rows were still cascading when counting stopped: the numbers below are lower bounds.</p>
       )}
       <SqlBlock sql={effects.sql} params={params} label="Copy the DELETE statement" />
       {effects.steps.length > 0 && (
@@ -177,21 +177,21 @@ function DeleteEffectsView({ effects, params }: { effects: Schemas['DeleteEffect
               <th>Foreign key</th>
               <th>References</th>
               <th>ON DELETE</th>
-              <th className="number">Rows</th>
+              <th className="rel-number">Rows</th>
               <th>SQL</th>
             </tr>
           </thead>
           <tbody>
             {effects.steps.map((step, index) => (
               <tr key={index}>
-                <td className="number">{step.depth}</td>
+                <td className="rel-number">{step.depth}</td>
                 <td>{step.table}</td>
                 <td className="mono">{step.constraint}</td>
                 <td>{step.references}</td>
                 <td>
                   <ActionBadge action={step.action} />
                 </td>
-                <td className="number">{step.rows}</td>
+                <td className="rel-number">{step.rows}</td>
                 <td>
                   <SqlBlock sql={step.sql} params={params} label={`Copy the SQL counting ${step.table} rows`} />
                 </td>
@@ -204,16 +204,16 @@ function DeleteEffectsView({ effects, params }: { effects: Schemas['DeleteEffect
         <thead>
           <tr>
             <th>Table</th>
-            <th className="number">Deleted</th>
-            <th className="number">Updated</th>
+            <th className="rel-number">Deleted</th>
+            <th className="rel-number">Updated</th>
           </tr>
         </thead>
         <tbody>
           {effects.tables.map((effect) => (
             <tr key={effect.table}>
               <td>{effect.table}</td>
-              <td className="number">{effect.deleted}</td>
-              <td className="number">{effect.updated}</td>
+              <td className="rel-number">{effect.deleted}</td>
+              <td className="rel-number">{effect.updated}</td>
             </tr>
           ))}
         </tbody>
@@ -225,7 +225,7 @@ function DeleteEffectsView({ effects, params }: { effects: Schemas['DeleteEffect
 /** An ON DELETE action, coloured by what it does to the referencing rows. */
 function ActionBadge({ action }: { action: string }) {
   const kind = action === 'CASCADE' ? 'cascade' : action.startsWith('SET ') ? 'set' : 'block';
-  return <span className={`action-badge action-${kind}`}>{action}</span>;
+  return <span className={`rel-action-badge rel-action-${kind}`}>{action}</span>;
 }
 
 interface ForeignKeyViewProps {
@@ -236,7 +236,7 @@ interface ForeignKeyViewProps {
 function InboundView({ inbound, params, graph }: ForeignKeyViewProps & { inbound: Schemas['Inbound'] }) {
   const headingId = useId();
   return (
-    <section aria-labelledby={headingId} className="foreign-key">
+    <section aria-labelledby={headingId} className="rel-foreign-key">
       <h3 id={headingId}>{inbound.table}</h3>
       <p>
         <span className="mono">
@@ -264,7 +264,7 @@ function OutboundView({ outbound, params, graph }: ForeignKeyViewProps & { outbo
   const headingId = useId();
   const points = outbound.row !== null && outbound.row !== undefined;
   return (
-    <section aria-labelledby={headingId} className="foreign-key">
+    <section aria-labelledby={headingId} className="rel-foreign-key">
       <h3 id={headingId}>{outbound.table}</h3>
       <p>
         <span className="mono">
@@ -301,13 +301,13 @@ function RowsTable({ rows, label, table, keyColumns }: RowsTableProps) {
   const columns = columnsOf(rows);
   const linked = table !== undefined && !!keyColumns;
   return (
-    <div className="rows-scroll">
-      <table className="plain rows" aria-label={label}>
+    <div className="rel-rows-scroll">
+      <table className="plain rel-rows" aria-label={label}>
         <thead>
           <tr>
             {linked && (
               <th>
-                <span className="visually-hidden">Explore</span>
+                <span className="rel-visually-hidden">Explore</span>
               </th>
             )}
             {columns.map((column) => (
@@ -323,7 +323,7 @@ function RowsTable({ rows, label, table, keyColumns }: RowsTableProps) {
             return (
               <tr
                 key={index}
-                className={search ? 'explorable' : undefined}
+                className={search ? 'rel-explorable' : undefined}
                 onClick={search ? () => navigate({ search }) : undefined}
               >
                 {linked && (
