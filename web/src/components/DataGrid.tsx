@@ -2,15 +2,17 @@
 // @tanstack/react-virtual so only the rows in view are in the DOM (tens of thousands of rows
 // scroll without long frames), NULL drawn apart from text, JSON values opened in a viewer, and
 // the loaded rows copied or downloaded as CSV or JSON.
-import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { memo, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import {
   flexRender,
   getCoreRowModel,
   getSortedRowModel,
   useReactTable,
   type ColumnDef,
+  type ColumnSizingState,
   type Row,
   type SortingState,
+  type Table,
 } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import './DataGrid.css';
@@ -172,7 +174,7 @@ export function DataGrid({
     count: tableRows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
-    overscan: 12,
+    overscan: 8,
   });
   const items = virtualizer.getVirtualItems();
   const lastInView = items.length ? items[items.length - 1].index : -1;
@@ -181,79 +183,35 @@ export function DataGrid({
     if (onNearEnd && rows.length > 0 && lastInView >= rows.length - NEAR_END_ROWS) onNearEnd();
   }, [lastInView, rows.length, onNearEnd]);
 
-  const totalWidth = table.getTotalSize();
-  const column = (name: string) => columns.find((candidate) => candidate.name === name);
+  const { columnSizing } = table.getState();
+  const columnsByName = useMemo(() => new Map(columns.map((candidate) => [candidate.name, candidate])), [columns]);
 
   return (
     <div className="data-grid">
       <GridExport columns={columns} rows={rows} exportName={exportName} />
       <div className="data-grid-scroll" ref={scroller} tabIndex={0} role="region" aria-label={`${label}, scrollable`}>
-        <table role="table" aria-label={label} aria-rowcount={rows.length + 1} style={{ width: totalWidth }}>
-          <thead>
-            {table.getHeaderGroups().map((group) => (
-              <tr role="row" key={group.id} aria-rowindex={1}>
-                {group.headers.map((header) => {
-                  const gridColumn = column(header.column.id);
-                  const sorted = header.column.getIsSorted();
-                  return (
-                    <th
-                      role="columnheader"
-                      key={header.id}
-                      style={{ width: header.getSize() }}
-                      aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}
-                    >
-                      {header.id === ACTIONS_COLUMN ? (
-                        <span className="visually-hidden">Row actions</span>
-                      ) : (
-                        <>
-                          <button
-                            type="button"
-                            className="data-grid-sort"
-                            onClick={header.column.getToggleSortingHandler()}
-                            title={gridColumn?.dataType}
-                            aria-label={`Sort by ${header.column.id}`}
-                          >
-                            <span className="data-grid-name">{flexRender(header.column.columnDef.header, header.getContext())}</span>
-                            <span aria-hidden="true">{sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''}</span>
-                          </button>
-                          <span className="data-grid-type muted">{gridColumn?.dataType}</span>
-                          {gridColumn && renderHeaderExtra?.(gridColumn)}
-                          {header.column.getCanResize() && (
-                            <div
-                              className="data-grid-resizer"
-                              onMouseDown={header.getResizeHandler()}
-                              onTouchStart={header.getResizeHandler()}
-                              aria-hidden="true"
-                            />
-                          )}
-                        </>
-                      )}
-                    </th>
-                  );
-                })}
-              </tr>
-            ))}
-          </thead>
+        <table role="table" aria-label={label} aria-rowcount={rows.length + 1} style={{ width: table.getTotalSize() }}>
+          <GridHeader
+            table={table}
+            sorting={sorting}
+            columnSizing={columnSizing}
+            columnsByName={columnsByName}
+            renderHeaderExtra={renderHeaderExtra}
+          />
           <tbody style={{ height: virtualizer.getTotalSize() }}>
-            {items.map((item) => {
-              const row = tableRows[item.index];
-              return (
-                <tr
-                  role="row"
-                  key={row.id}
-                  aria-rowindex={item.index + 2}
-                  style={{ transform: `translateY(${item.start}px)`, height: ROW_HEIGHT }}
-                >
-                  {row.getVisibleCells().map((cell) => (
-                    <td role="cell" key={cell.id} style={{ width: cell.column.getSize() }}>
-                      {cell.column.id === ACTIONS_COLUMN
-                        ? rowAction?.(row.original)
-                        : renderValue(column(cell.column.id)!, cell.getValue(), row, renderCell, setOpenJson)}
-                    </td>
-                  ))}
-                </tr>
-              );
-            })}
+            {items.map((item) => (
+              <GridBodyRow
+                key={tableRows[item.index].id}
+                row={tableRows[item.index]}
+                index={item.index}
+                start={item.start}
+                columnSizing={columnSizing}
+                columnsByName={columnsByName}
+                renderCell={renderCell}
+                rowAction={rowAction}
+                openJson={setOpenJson}
+              />
+            ))}
           </tbody>
         </table>
         {rows.length === 0 && <p className="muted data-grid-empty">No rows.</p>}
@@ -264,14 +222,122 @@ export function DataGrid({
   );
 }
 
+type OpenJson = (open: { column: string; value: unknown }) => void;
+
+// The header and each row are memoized: scrolling re-renders the grid every frame, and only the
+// rows that come into view need drawing (the header's filters and the rows still in view not).
+const GridHeader = memo(function GridHeader({
+  table,
+  columnsByName,
+  renderHeaderExtra,
+}: {
+  table: Table<GridRow>;
+  /** Given so the header draws again when they change (the table object stays the same). */
+  sorting: SortingState;
+  columnSizing: ColumnSizingState;
+  columnsByName: Map<string, GridColumn>;
+  renderHeaderExtra: DataGridProps['renderHeaderExtra'];
+}) {
+  return (
+    <thead>
+      {table.getHeaderGroups().map((group) => (
+        <tr role="row" key={group.id} aria-rowindex={1}>
+          {group.headers.map((header) => {
+            const gridColumn = columnsByName.get(header.column.id);
+            const sorted = header.column.getIsSorted();
+            return (
+              <th
+                role="columnheader"
+                key={header.id}
+                style={{ width: header.getSize() }}
+                aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : undefined}
+              >
+                {!gridColumn ? (
+                  <span className="visually-hidden">Row actions</span>
+                ) : (
+                  <>
+                    <button
+                      type="button"
+                      className="data-grid-sort"
+                      onClick={header.column.getToggleSortingHandler()}
+                      title={gridColumn.dataType}
+                      aria-label={`Sort by ${header.column.id}`}
+                    >
+                      <span className="data-grid-name">{flexRender(header.column.columnDef.header, header.getContext())}</span>
+                      <span aria-hidden="true">{sorted === 'asc' ? ' ▲' : sorted === 'desc' ? ' ▼' : ''}</span>
+                    </button>
+                    <span className="data-grid-type muted">{gridColumn.dataType}</span>
+                    {renderHeaderExtra?.(gridColumn)}
+                    {header.column.getCanResize() && (
+                      <div
+                        className="data-grid-resizer"
+                        onMouseDown={header.getResizeHandler()}
+                        onTouchStart={header.getResizeHandler()}
+                        aria-hidden="true"
+                      />
+                    )}
+                  </>
+                )}
+              </th>
+            );
+          })}
+        </tr>
+      ))}
+    </thead>
+  );
+});
+
+const GridBodyRow = memo(function GridBodyRow({
+  row,
+  index,
+  start,
+  columnsByName,
+  renderCell,
+  rowAction,
+  openJson,
+}: {
+  row: Row<GridRow>;
+  index: number;
+  start: number;
+  /** Given so the row draws again when a column is resized. */
+  columnSizing: ColumnSizingState;
+  columnsByName: Map<string, GridColumn>;
+  renderCell: DataGridProps['renderCell'];
+  rowAction: DataGridProps['rowAction'];
+  openJson: OpenJson;
+}) {
+  return (
+    <tr
+      role="row"
+      aria-rowindex={index + 2}
+      className={index % 2 ? 'data-grid-odd' : undefined}
+      style={{ transform: `translateY(${start}px)`, height: ROW_HEIGHT }}
+    >
+      {row.getVisibleCells().map((cell) => {
+        const gridColumn = columnsByName.get(cell.column.id);
+        return (
+          <td role="cell" key={cell.id} style={{ width: cell.column.getSize() }} title={longText(cell.getValue())}>
+            {!gridColumn ? rowAction?.(row.original) : renderValue(gridColumn, cell.getValue(), row.original, renderCell, openJson)}
+          </td>
+        );
+      })}
+    </tr>
+  );
+});
+
+/** The whole of a text the cell's width may cut, as a tooltip. */
+function longText(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 24 ? value : undefined;
+}
+
 function renderValue(
   column: GridColumn,
   value: unknown,
-  row: Row<GridRow>,
+  row: GridRow,
   renderCell: DataGridProps['renderCell'],
-  openJson: (open: { column: string; value: unknown }) => void,
+  openJson: OpenJson,
 ): ReactNode {
-  const custom = renderCell?.(column, value, row.original);
+  const custom = renderCell?.(column, value, row);
   if (custom !== undefined) return custom;
   return <CellValue column={column.name} value={value} onOpenJson={openJson} />;
 }
@@ -285,13 +351,13 @@ export function CellValue({
 }: {
   column: string;
   value: unknown;
-  onOpenJson: (open: { column: string; value: unknown }) => void;
+  onOpenJson: OpenJson;
 }) {
   if (value === null || value === undefined) return <span className="null">NULL</span>;
   if (isTruncated(value)) {
     return (
       <span className="data-grid-truncated" title={`cut by the server: ${formatBytes(value.bytes)} in all`}>
-        <span className="data-grid-text">{value.truncated}</span>
+        <span>{value.truncated}</span>
         <span className="muted"> … ({formatBytes(value.bytes)})</span>
       </span>
     );
@@ -308,12 +374,8 @@ export function CellValue({
       </button>
     );
   }
-  const text = String(value);
-  return (
-    <span className="data-grid-text" title={text.length > 30 ? text : undefined}>
-      {text}
-    </span>
-  );
+  // Plain text without a wrapper: a cell is then one element, and scrolling restyles fewer.
+  return String(value);
 }
 
 export function formatBytes(bytes: number): string {
