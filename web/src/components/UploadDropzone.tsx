@@ -14,6 +14,7 @@ export interface UploadDropzoneProps {
 type UploadState =
   | { state: 'sending'; progress: UploadProgress | null }
   | { state: 'sent'; uploaded: Uploaded }
+  | { state: 'cancelled' }
   | { state: 'failed'; error: string };
 
 interface Upload {
@@ -58,11 +59,8 @@ export function UploadDropzone({ onUploaded }: UploadDropzoneProps) {
           onUploaded?.(uploaded.dump.id, uploaded);
         })
         .catch((error: unknown) => {
-          const cancelled = controller.signal.aborted;
-          update(key, {
-            state: 'failed',
-            error: cancelled ? 'Cancelled.' : error instanceof Error ? error.message : String(error),
-          });
+          if (controller.signal.aborted) update(key, { state: 'cancelled' });
+          else update(key, { state: 'failed', error: error instanceof Error ? error.message : String(error) });
         })
         .finally(() => controllers.current.delete(controller));
     }
@@ -114,6 +112,9 @@ export function UploadDropzone({ onUploaded }: UploadDropzoneProps) {
                 />
               )}
               {status.state === 'sent' && <Restore uploaded={status.uploaded} />}
+              {status.state === 'cancelled' && (
+                <span className="muted">Cancelled: the same file sent again goes on from where this stopped.</span>
+              )}
               {status.state === 'failed' && (
                 <span className="error" role="alert">
                   {status.error}
