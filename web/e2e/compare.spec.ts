@@ -88,3 +88,32 @@ test('pagila against pagila-v2: the schema changes, the rows changed per table a
   await expect(filmActors.locator('tbody tr')).toHaveClass(['row-removed']);
   expect((await cellTexts(filmActors)).map((row) => row.slice(0, 4))).toEqual([['removed', 'A', '1', '1']]);
 });
+
+test('the page of changed rows is in the URL: an offset skips changes, Previous goes back', async ({ page, dumps }) => {
+  const pagila = dumps['pagila.pg18.custom.dump'];
+  const v2 = dumps['pagila-v2.pg18.custom.dump'];
+  await page.goto(`/dumps/${pagila.id}?view=compare&other=${v2.id}&cmp=data&cmpTable=public.customer&cmpOffset=2`);
+  const customers = page.getByRole('table', { name: 'Changed rows of public.customer' });
+  await expect(customers.locator('tbody tr')).toHaveCount(2);
+  await expect(customers.locator('tbody tr').first()).toContainText('AUSTIN.CINTRON@sakilacustomer.org');
+  const pager = page.getByRole('navigation', { name: 'Pages of changed rows' });
+  await expect(pager).toContainText('Changes 3–3 of 3');
+  await expect(pager.getByRole('button', { name: 'Next' })).toBeDisabled();
+  await pager.getByRole('button', { name: 'Previous' }).click();
+  await expect(page).not.toHaveURL(/cmpOffset/);
+  await expect(pager).toContainText('Changes 1–3 of 3');
+  await expect(customers.locator('tbody tr')).toHaveCount(6);
+});
+
+test('two databases of one dump: chinook against world of the same pg_dumpall', async ({ page, dumps }) => {
+  const cluster = dumps['cluster.pg18.dumpall.sql'];
+  const chinook = cluster.databases.find((database) => database.name === 'chinook')!;
+  const world = cluster.databases.find((database) => database.name === 'world')!;
+  await page.goto(`/dumps/${cluster.id}?db=${chinook.sandbox}&view=compare`);
+  await page.getByLabel('Compare with').selectOption({ label: 'cluster.pg18.dumpall.sql (this dump)' });
+  await page.getByLabel('Its database').selectOption({ label: 'world' });
+  await expect(page).toHaveURL(new RegExp(`other=${cluster.id}&otherDb=${world.sandbox}`));
+  const tables = page.getByRole('tabpanel', { name: 'Schema changes' }).getByRole('region', { name: 'Tables' });
+  await expect(tables.getByRole('listitem').filter({ hasText: 'public.countrylanguage' })).toContainText(/^added/);
+  await expect(tables.getByRole('listitem').filter({ hasText: 'public.invoice_line' })).toContainText(/^removed/);
+});

@@ -34,7 +34,10 @@ export function ComparePanel({ dumpId, database }: DumpViewProps) {
   const otherId = params.get('other');
   const other = dumps.data?.find((dump) => dump.id === otherId);
   const otherDatabases = other?.databases ?? [];
-  const otherDatabase = params.get('otherDb') ?? otherDatabases[0]?.sandbox;
+  // Against this dump, another of its databases by default: a database against itself is empty.
+  const otherDatabase =
+    params.get('otherDb') ??
+    (otherDatabases.find((candidate) => otherId !== dumpId || candidate.sandbox !== database) ?? otherDatabases[0])?.sandbox;
   const mode = params.get('cmp') === 'data' ? 'data' : 'schema';
   const thisDump = dumps.data?.find((dump) => dump.id === dumpId);
   const nameOf = (sandbox: string, databases: typeof otherDatabases) =>
