@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import { Background, Controls, MiniMap, ReactFlow, type NodeMouseHandler, type NodeTypes } from '@xyflow/react';
+import { Background, Controls, MiniMap, ReactFlow, useStore, type NodeMouseHandler, type NodeTypes } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { api, unwrap } from '../../api/client';
 import { useSchemaGraph } from '../../api/queries';
@@ -10,13 +10,14 @@ import { parseTableKey, tableKey, useUrlState } from '../../url';
 import { exportDiagram, type ImageFormat } from './exportImage';
 import { layoutDiagram, type TableFlowNode } from './layout';
 import { TableNode } from './TableNode';
+import { zoomedOut } from './zoom';
 import './er.css';
 
 const nodeTypes: NodeTypes = { table: TableNode };
 const DEPTHS = [1, 2, 3] as const;
 type Scope = 'table' | 'schema' | 'all';
 /** A whole large schema starts zoomed far out: React Flow's default minimum (0.5) cannot fit it. */
-const MIN_ZOOM = 0.02;
+const MIN_ZOOM = 0.005;
 /** Culled nodes are never measured: fit to the sizes layout gave them. */
 const FIT_OPTIONS = { includeHiddenNodes: true };
 /** The minimap draws every node on each frame: past this many tables it costs more than it helps. */
@@ -218,7 +219,7 @@ export function ErView({ dumpId, database }: DumpViewProps) {
             proOptions={{ hideAttribution: true }}
             aria-label="ER diagram"
           >
-            <Background />
+            <ZoomedOutDetail />
             <Controls showInteractive={false} fitViewOptions={FIT_OPTIONS} />
             {layout.nodes.length <= MINIMAP_LIMIT && <MiniMap pannable zoomable ariaLabel="Overview" />}
           </ReactFlow>
@@ -226,4 +227,15 @@ export function ErView({ dumpId, database }: DumpViewProps) {
       )}
     </div>
   );
+}
+
+/** What only helps close up: the dotted background (at a low zoom its pattern has thousands of
+ *  tiles to paint each frame) and the edge labels (hidden by CSS through a class on the flow). */
+function ZoomedOutDetail() {
+  const compact = useStore(zoomedOut);
+  const flow = useStore((state) => state.domNode);
+  useEffect(() => {
+    flow?.classList.toggle('er-zoomed-out', compact);
+  }, [flow, compact]);
+  return compact ? null : <Background />;
 }

@@ -1,10 +1,7 @@
 import { memo } from 'react';
-import { Handle, Position, useStore, type NodeProps, type ReactFlowState } from '@xyflow/react';
+import { Handle, Position, useStore, type NodeProps } from '@xyflow/react';
 import { HEADER_HEIGHT, type TableFlowNode } from './layout';
-
-/** Below this zoom the column rows are unreadable: nodes draw their name only, far less DOM. */
-const COLUMNS_VISIBLE_FROM_ZOOM = 0.45;
-const zoomedOut = (state: ReactFlowState) => state.transform[2] < COLUMNS_VISIBLE_FROM_ZOOM;
+import { zoomedOut } from './zoom';
 const handleStyle = { top: HEADER_HEIGHT / 2 };
 
 /** One table: its name and its columns, key columns marked. Re-renders only when its own data,
