@@ -1,5 +1,6 @@
 // What every end-to-end test gets: the page at the server global-setup started, failing the
-// test on any console error or uncaught exception, and the fixture dumps by name.
+// test on any console error or uncaught exception (but the failed requests a test expects), and
+// the fixture dumps by name.
 import { test as base, expect, type Page, type TestInfo } from '@playwright/test';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -10,14 +11,27 @@ export interface DumpSummary {
   databases: { name?: string | null; sandbox: string }[];
 }
 
-export const test = base.extend<{ dumps: Record<string, DumpSummary> }>({
+/** A response a test provokes on purpose: the browser logs each one as a console error. */
+export interface ExpectedFailure {
+  status: number;
+  url: RegExp;
+}
+
+const FAILED_REQUEST = /the server responded with a status of (\d{3})/;
+
+export const test = base.extend<{ dumps: Record<string, DumpSummary>; expectedFailures: ExpectedFailure[] }>({
   baseURL: async ({}, use) => {
     await use(process.env.DUMPLENS_URL);
   },
-  page: async ({ page }, use, testInfo) => {
+  expectedFailures: [[], { option: true }],
+  page: async ({ page, expectedFailures }, use, testInfo) => {
     const errors: string[] = [];
     page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+      if (message.type() !== 'error') return;
+      const status = Number(FAILED_REQUEST.exec(message.text())?.[1]);
+      const url = message.location().url;
+      if (expectedFailures.some((expected) => expected.status === status && expected.url.test(url))) return;
+      errors.push(`console: ${message.text()} (${url})`);
     });
     page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
     await use(page);

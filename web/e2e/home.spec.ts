@@ -153,50 +153,44 @@ test('a file that is not a dump ends Failed with the server’s words', async ({
   await expect(await cell(page, dumpRow(page, failed.id), 'Phase')).toContainText(failed.message);
 });
 
-test('a cancelled upload goes on from the bytes the server has when the file is sent again', async ({ browser }, testInfo) => {
-  const file = join(FIXTURES, 'world.pg18.custom.dump');
-  const bytes = readFileSync(file);
-  // Its own page: sent again right after the cancel, the server may still be closing the first
-  // request and answer 409 (asked again a second later), which the browser logs as a console
-  // error; every other console error still fails the test.
-  const context = await browser.newContext({ baseURL: process.env.DUMPLENS_URL });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
+test.describe(() => {
+  // Sent again right after the cancel, the server may still be closing the first request and
+  // answer 409 (the page asks again a second later).
+  test.use({ expectedFailures: [{ status: 409, url: /\/api\/v1\/uploads\/[^/]+$/ }] });
+
+  test('a cancelled upload goes on from the bytes the server has when the file is sent again', async ({ page }, testInfo) => {
+    const file = join(FIXTURES, 'world.pg18.custom.dump');
+    const bytes = readFileSync(file);
+    const devtools = await page.context().newCDPSession(page);
+    await devtools.send('Network.enable');
+    const throttle = (uploadThroughput: number) =>
+      devtools.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
+
+    await page.goto('/');
+    await throttle(20 * 1024);
+    const picker = page.getByLabel('choose files');
+    await picker.setInputFiles(file);
+    const uploads = page.getByRole('list', { name: 'Uploads' }).getByRole('listitem');
+    const first = uploads.filter({ hasText: 'world.pg18.custom.dump' });
+    const bar = first.getByRole('progressbar', { name: 'Upload of world.pg18.custom.dump' });
+    await expect.poll(async () => Number(await bar.getAttribute('value'))).toBeGreaterThan(20 * 1024);
+    await first.getByRole('button', { name: 'Cancel' }).click();
+    await expect(first).toContainText('Cancelled: the same file sent again goes on from where this stopped.');
+
+    await throttle(-1);
+    const resumed = page.waitForRequest((request) => request.method() === 'PUT');
+    await picker.setInputFiles(file);
+    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec((await (await resumed).headerValue('content-range')) ?? '');
+    expect(range, 'the second PUT says where it starts').not.toBeNull();
+    expect(Number(range![1])).toBeGreaterThan(0);
+    expect(range!.slice(2).map(Number)).toEqual([bytes.length - 1, bytes.length]);
+
+    const second = uploads.filter({ hasText: 'world.pg18.custom.dump' }).filter({ hasNotText: 'Cancelled' });
+    const open = second.getByRole('link', { name: 'Open world.pg18.custom.dump' });
+    await expect(open).toBeVisible({ timeout: 60_000 });
+    uploadedIds.push((await open.getAttribute('href'))!.replace('/dumps/', ''));
+    // The server's file is the local one, byte for byte.
+    await expect(second.locator('code')).toHaveText(createHash('sha256').update(bytes).digest('hex'));
+    await screenshot(page, testInfo, 'upload-resumed');
   });
-  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
-  const devtools = await context.newCDPSession(page);
-  await devtools.send('Network.enable');
-  const throttle = (uploadThroughput: number) =>
-    devtools.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput });
-
-  await page.goto('/');
-  await throttle(20 * 1024);
-  const picker = page.getByLabel('choose files');
-  await picker.setInputFiles(file);
-  const uploads = page.getByRole('list', { name: 'Uploads' }).getByRole('listitem');
-  const first = uploads.filter({ hasText: 'world.pg18.custom.dump' });
-  const bar = first.getByRole('progressbar', { name: 'Upload of world.pg18.custom.dump' });
-  await expect.poll(async () => Number(await bar.getAttribute('value'))).toBeGreaterThan(20 * 1024);
-  await first.getByRole('button', { name: 'Cancel' }).click();
-  await expect(first).toContainText('Cancelled: the same file sent again goes on from where this stopped.');
-
-  await throttle(-1);
-  const resumed = page.waitForRequest((request) => request.method() === 'PUT');
-  await picker.setInputFiles(file);
-  const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec((await (await resumed).headerValue('content-range')) ?? '');
-  expect(range, 'the second PUT says where it starts').not.toBeNull();
-  expect(Number(range![1])).toBeGreaterThan(0);
-  expect(range!.slice(2).map(Number)).toEqual([bytes.length - 1, bytes.length]);
-
-  const second = uploads.filter({ hasText: 'world.pg18.custom.dump' }).filter({ hasNotText: 'Cancelled' });
-  const open = second.getByRole('link', { name: 'Open world.pg18.custom.dump' });
-  await expect(open).toBeVisible({ timeout: 60_000 });
-  uploadedIds.push((await open.getAttribute('href'))!.replace('/dumps/', ''));
-  // The server's file is the local one, byte for byte.
-  await expect(second.locator('code')).toHaveText(createHash('sha256').update(bytes).digest('hex'));
-  await screenshot(page, testInfo, 'upload-resumed');
-  expect(errors.filter((error) => !/status of 409/.test(error))).toEqual([]);
-  await context.close();
 });

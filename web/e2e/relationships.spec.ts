@@ -100,3 +100,15 @@ test('chinook: an invoice picked through the form shows its invoice lines', asyn
   await expect(page.getByLabel('Risk medium, score 30 of 100')).toBeVisible();
   await expect(page.getByRole('status').filter({ hasText: 'The delete would fail' })).toBeVisible();
 });
+
+test.describe(() => {
+  test.use({ expectedFailures: [{ status: 404, url: /\/relationships\?/ }] });
+
+  test('a key no row has: the server words, and nothing else drawn', async ({ page, dumps }) => {
+    const pagila = dumps['pagila.pg18.custom.dump'];
+    await page.goto(`/dumps/${pagila.id}?view=relationships&table=public.film&k.film_id=999999`);
+    await expect(page.getByRole('alert')).toHaveText(/film has no row with that key/);
+    await expect(page.getByRole('table', { name: 'Delete chain' })).toHaveCount(0);
+    await expect(page.getByRole('region', { name: /^Referenced by/ })).toHaveCount(0);
+  });
+});

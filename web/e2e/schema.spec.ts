@@ -85,7 +85,7 @@ test('the film table shows its columns, primary key, foreign keys, indexes and e
   await expect(indexes).toContainText('CREATE INDEX film_fulltext_idx ON public.film USING gist (fulltext)');
 
   await expect(fact(page, 'Estimated rows')).toHaveText('1,000');
-  await expect(fact(page, 'Size')).toHaveText('928 kB');
+  await expect(fact(page, 'Size')).toHaveText('928.0 KiB');
   await expect(fact(page, 'Columns')).toHaveText('14');
 
   // A foreign key links to the referenced table.

@@ -42,7 +42,9 @@ export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
   throw new ApiError(response.status, problemText(error, response));
 }
 
-export function problemText(error: unknown, response: Response): string {
+/** What the API said went wrong: a problem document's detail or title, a plain-text body, or
+ *  else the status line. */
+export function problemText(error: unknown, response: Pick<Response, 'status' | 'statusText'>): string {
   if (error && typeof error === 'object') {
     const problem = error as { detail?: string; title?: string };
     if (problem.detail) return problem.detail;

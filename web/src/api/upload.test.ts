@@ -18,7 +18,7 @@ const fetchMock: Mock<(request: Request) => Promise<Response>> = vi.hoisted(() =
 
 import { ApiError } from './client';
 import { setApiToken, shareToken } from './credentials';
-import { formatBytes, MAX_ATTEMPTS_WITHOUT_PROGRESS, RETRY_WAIT_MS, uploadFile, type UploadProgress } from './upload';
+import { MAX_ATTEMPTS_WITHOUT_PROGRESS, RETRY_WAIT_MS, uploadFile, type UploadProgress } from './upload';
 
 class FakeXhr {
   static requests: FakeXhr[] = [];
@@ -298,13 +298,5 @@ describe('uploadFile again after a cancel', () => {
     const posts = fetchMock.mock.calls.filter(([request]) => request.method === 'POST');
     expect(posts).toHaveLength(3);
     expect(FakeXhr.requests.map((request) => request.headers['Content-Range'])).toEqual([undefined, undefined, undefined]);
-  });
-});
-
-describe('formatBytes', () => {
-  it('uses binary units with one decimal', () => {
-    expect(formatBytes(512)).toBe('512 B');
-    expect(formatBytes(87085)).toBe('85.0 KiB');
-    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
   });
 });

@@ -4,6 +4,7 @@
 // is sent from there with a Content-Range.
 import { api, ApiError, problemText, unwrap, type Schemas } from './client';
 import { credentialHeaders, setShareToken } from './credentials';
+import { formatBytes } from '../format';
 
 export type Uploaded = Schemas['Uploaded'];
 
@@ -180,7 +181,7 @@ function parseJson(text: string): unknown {
 /** What went wrong, in the server's words when it answered. */
 function answerText(answer: PutAnswer, offset: number): string {
   if (answer.status === 0) return `the connection to the server was lost (it had ${formatBytes(offset)})`;
-  return problemText(answer.body, new Response(null, { status: answer.status, statusText: answer.statusText }));
+  return problemText(answer.body, answer);
 }
 
 function wait(milliseconds: number, signal: AbortSignal | undefined): Promise<void> {
@@ -196,17 +197,4 @@ function wait(milliseconds: number, signal: AbortSignal | undefined): Promise<vo
     };
     signal?.addEventListener('abort', cancel, { once: true });
   });
-}
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-/** A byte count as people read it: 708485 → "691.9 KiB". */
-export function formatBytes(bytes: number): string {
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }

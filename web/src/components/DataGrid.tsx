@@ -15,6 +15,7 @@ import {
   type Table,
 } from '@tanstack/react-table';
 import { useVirtualizer } from '@tanstack/react-virtual';
+import { formatBytes } from '../format';
 import './DataGrid.css';
 
 export interface GridColumn {
@@ -376,12 +377,6 @@ export function CellValue({
   }
   // Plain text without a wrapper: a cell is then one element, and scrolling restyles fewer.
   return String(value);
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /** Copy and download of the loaded rows. */

@@ -2,7 +2,8 @@ import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { Link } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { useDump } from '../api/queries';
-import { formatBytes, uploadFile, type Uploaded, type UploadProgress } from '../api/upload';
+import { formatBytes } from '../format';
+import { uploadFile, type Uploaded, type UploadProgress } from '../api/upload';
 import { DumpPhase } from './DumpPhase';
 import './UploadDropzone.css';
 

@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api, unwrap, type DumpInfo } from '../api/client';
 import { useDumps } from '../api/queries';
-import { formatBytes } from '../api/upload';
+import { formatBytes } from '../format';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { DumpPhase } from '../components/DumpPhase';
 import { UploadDropzone } from '../components/UploadDropzone';

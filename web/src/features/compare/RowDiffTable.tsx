@@ -1,5 +1,5 @@
 import type { Schemas } from '../../api/client';
-import { CellValue, isRecord } from '../relationships/CellValue';
+import { CellValue, isRecord } from '../../components/CellValue';
 
 /** The changed rows of one table: an added row as it is in B, a removed one as it was in A, a
  *  changed one in both versions with exactly the cells that differ highlighted. */

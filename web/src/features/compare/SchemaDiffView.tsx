@@ -1,8 +1,8 @@
 import { useQuery } from '@tanstack/react-query';
 import { api, unwrap, type Schemas } from '../../api/client';
 import { ErrorMessage } from '../../components/ErrorMessage';
-import { CellValue } from '../relationships/CellValue';
-import { CopyButton } from '../relationships/CopyButton';
+import { CellValue } from '../../components/CellValue';
+import { CopyButton } from '../../components/CopyButton';
 import { ChangeBadge } from './RowDiffTable';
 import type { ComparedPair } from './ComparePanel';
 

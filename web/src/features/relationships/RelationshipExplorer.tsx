@@ -8,8 +8,8 @@ import { useSchemaGraph } from '../../api/queries';
 import { ErrorMessage } from '../../components/ErrorMessage';
 import type { DumpViewProps } from '../../pages/DumpPage';
 import { parseTableKey, tableKey, useUrlState, type UrlUpdate } from '../../url';
-import { CellValue, columnsOf } from './CellValue';
-import { SqlBlock } from './CopyButton';
+import { CellValue, columnsOf } from '../../components/CellValue';
+import { SqlBlock } from '../../components/CopyButton';
 import { explorerSearch, keyFromParams, keyOfRow, keyText, KEY_PREFIX, primaryKeyOf } from './explorerUrl';
 import { RiskSummary } from './RiskSummary';
 import './relationships.css';
@@ -307,7 +307,7 @@ function RowsTable({ rows, label, table, keyColumns }: RowsTableProps) {
           <tr>
             {linked && (
               <th>
-                <span className="rel-visually-hidden">Explore</span>
+                <span className="visually-hidden">Explore</span>
               </th>
             )}
             {columns.map((column) => (

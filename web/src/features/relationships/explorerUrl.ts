@@ -1,6 +1,6 @@
 // The explorer's part of the URL: `table=S.T` and one `k.<column>=<value>` per key column.
 import type { SchemaGraph } from '../../api/client';
-import { isRecord } from './CellValue';
+import { isRecord } from '../../components/CellValue';
 
 export const KEY_PREFIX = 'k.';
 

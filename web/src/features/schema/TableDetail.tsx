@@ -1,7 +1,7 @@
 import { Link } from 'react-router';
 import type { Schemas, SchemaGraph, Table } from '../../api/client';
 import { tableKey } from '../../url';
-import { formatBytes, formatCount } from './format';
+import { formatBytes, formatCount } from '../../format';
 
 type Constraint = Schemas['Constraint'];
 

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'react';
+import './CopyButton.css';
 
 type CopyState = 'idle' | 'copied' | 'failed';
 
@@ -14,7 +15,7 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
   return (
     <button
       type="button"
-      className="rel-copy-button"
+      className="copy-button"
       aria-label={label}
       onClick={() => {
         navigator.clipboard.writeText(text).then(
@@ -31,9 +32,9 @@ export function CopyButton({ text, label }: { text: string; label: string }) {
 /** A statement the page's numbers came from, with its parameters, and a copy button. */
 export function SqlBlock({ sql, params, label }: { sql: string; params?: (string | null)[]; label: string }) {
   return (
-    <details className="rel-sql-block">
+    <details className="sql-block">
       <summary>SQL</summary>
-      <div className="rel-sql-block-body">
+      <div className="sql-block-body">
         <pre>{sql}</pre>
         {params && params.length > 0 && (
           <p className="muted mono">
