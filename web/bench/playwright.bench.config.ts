@@ -1,4 +1,5 @@
 import { defineConfig } from '@playwright/test';
+import { CHROMIUM } from '../e2e/serve';
 
 // The UI benchmark: its own server with a generated 1,000-table dump (bench/global-setup.ts),
 // one worker so measurements do not compete for the CPU, the same Chromium as the e2e tests.
@@ -11,12 +12,5 @@ export default defineConfig({
   expect: { timeout: 60_000 },
   workers: 1,
   reporter: [['list']],
-  use: {
-    browserName: 'chromium',
-    launchOptions: {
-      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    },
-    viewport: { width: 1400, height: 900 },
-  },
+  use: CHROMIUM,
 });

@@ -1,9 +1,10 @@
-import { useEffect, useRef } from 'react';
+import { useEffect } from 'react';
 import { Link, useParams } from 'react-router';
 import { adoptShareTokenFromLocation } from '../api/credentials';
 import { useDump, useSchemaGraph } from '../api/queries';
 import { ErrorMessage } from '../components/ErrorMessage';
 import { DumpPhase } from '../components/DumpPhase';
+import { Tabs } from '../components/Tabs';
 import { useUrlState } from '../url';
 import { SchemaView } from '../features/schema/SchemaView';
 import { ErView } from '../features/er/ErView';
@@ -40,7 +41,6 @@ export function DumpPage() {
   const view = (VIEWS.find((candidate) => candidate.id === params.get('view'))?.id ?? 'tables') as ViewId;
   // Fetched here so switching views does not wait for it again.
   useSchemaGraph(id, dump.data?.phase === 'Ready' ? database : undefined);
-  const tabs = useRef<(HTMLButtonElement | null)[]>([]);
 
   if (dump.error) return <ErrorMessage error={dump.error} />;
   if (!dump.data) return <p className="muted">Loading…</p>;
@@ -72,36 +72,7 @@ export function DumpPage() {
       </header>
       {info.phase === 'Ready' && database && (
         <>
-          <div
-            role="tablist"
-            className="tabs"
-            aria-label="Views"
-            onKeyDown={(event) => {
-              // Arrow keys move between tabs, as in any tablist.
-              const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
-              if (!step) return;
-              const index = VIEWS.findIndex((candidate) => candidate.id === view);
-              const next = VIEWS[(index + step + VIEWS.length) % VIEWS.length];
-              setParams({ view: next.id });
-              tabs.current[VIEWS.indexOf(next)]?.focus();
-            }}
-          >
-            {VIEWS.map((candidate, index) => (
-              <button
-                key={candidate.id}
-                ref={(element) => {
-                  tabs.current[index] = element;
-                }}
-                type="button"
-                role="tab"
-                aria-selected={candidate.id === view}
-                tabIndex={candidate.id === view ? 0 : -1}
-                onClick={() => setParams({ view: candidate.id })}
-              >
-                {candidate.label}
-              </button>
-            ))}
-          </div>
+          <Tabs tabs={VIEWS} selected={view} onSelect={(next) => setParams({ view: next })} label="Views" />
           <div role="tabpanel" className="view" key={database}>
             {view === 'tables' && <SchemaView dumpId={id} database={database} />}
             {view === 'er' && <ErView dumpId={id} database={database} />}

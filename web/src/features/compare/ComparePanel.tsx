@@ -1,10 +1,11 @@
 // Compares this database (A) with another (B): of another dump, another database of this dump,
 // or a dump uploaded here. What is compared lives in the URL: `other`, `otherDb`, `cmp`
 // (schema|data), `cmpTable` and `cmpOffset`.
-import { useId, useRef } from 'react';
+import { useId } from 'react';
 import { useDumps } from '../../api/queries';
 import { DumpPhase } from '../../components/DumpPhase';
 import { ErrorMessage } from '../../components/ErrorMessage';
+import { Tabs } from '../../components/Tabs';
 import { UploadDropzone } from '../../components/UploadDropzone';
 import type { DumpViewProps } from '../../pages/DumpPage';
 import { useUrlState } from '../../url';
@@ -29,7 +30,6 @@ const MODES = [
 export function ComparePanel({ dumpId, database }: DumpViewProps) {
   const [params, setParams] = useUrlState();
   const dumps = useDumps();
-  const tabs = useRef<(HTMLButtonElement | null)[]>([]);
   const pickerId = useId();
   const otherId = params.get('other');
   const other = dumps.data?.find((dump) => dump.id === otherId);
@@ -99,34 +99,7 @@ export function ComparePanel({ dumpId, database }: DumpViewProps) {
             <span aria-hidden="true"> → </span>
             <span className="cmp-side-label">B</span> {other.name} / {nameOf(pair.otherDatabase, otherDatabases)}
           </p>
-          <div
-            role="tablist"
-            aria-label="Comparison"
-            className="tabs compare-tabs"
-            onKeyDown={(event) => {
-              const step = event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
-              if (!step) return;
-              const next = MODES[(MODES.findIndex((candidate) => candidate.id === mode) + step + MODES.length) % MODES.length];
-              setParams({ cmp: next.id });
-              tabs.current[MODES.indexOf(next)]?.focus();
-            }}
-          >
-            {MODES.map((candidate, index) => (
-              <button
-                key={candidate.id}
-                ref={(element) => {
-                  tabs.current[index] = element;
-                }}
-                type="button"
-                role="tab"
-                aria-selected={candidate.id === mode}
-                tabIndex={candidate.id === mode ? 0 : -1}
-                onClick={() => setParams({ cmp: candidate.id })}
-              >
-                {candidate.label}
-              </button>
-            ))}
-          </div>
+          <Tabs tabs={MODES} selected={mode} onSelect={(next) => setParams({ cmp: next })} label="Comparison" className="compare-tabs" />
           <div role="tabpanel" aria-label={MODES.find((candidate) => candidate.id === mode)?.label}>
             {mode === 'schema' ? <SchemaDiffView pair={pair} /> : <DataDiffView pair={pair} />}
           </div>

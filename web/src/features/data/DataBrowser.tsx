@@ -7,6 +7,7 @@ import { api, unwrap, type Table } from '../../api/client';
 import type { paths } from '../../api/schema';
 import { useSchemaGraph } from '../../api/queries';
 import { ErrorMessage } from '../../components/ErrorMessage';
+import { TableOptions } from '../../components/TableOptions';
 import { DataGrid, type GridColumn, type GridRow, type GridSort } from '../../components/DataGrid';
 import type { DumpViewProps } from '../../pages/DumpPage';
 import { parseTableKey, tableKey, useUrlState } from '../../url';
@@ -81,14 +82,7 @@ export function DataBrowser({ dumpId, database }: DumpViewProps) {
         Table{' '}
         <select value={table ? tableName ?? '' : ''} onChange={(event) => chooseTable(event.target.value)}>
           <option value="">Choose a table…</option>
-          {graph.data?.tables.map((candidate) => {
-            const key = tableKey(candidate.schema, candidate.name);
-            return (
-              <option key={key} value={key}>
-                {key}
-              </option>
-            );
-          })}
+          <TableOptions tables={graph.data?.tables ?? []} />
         </select>
       </label>
       <ErrorMessage error={graph.error} />

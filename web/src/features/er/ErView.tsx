@@ -5,6 +5,7 @@ import '@xyflow/react/dist/style.css';
 import { api, unwrap } from '../../api/client';
 import { useSchemaGraph } from '../../api/queries';
 import { ErrorMessage } from '../../components/ErrorMessage';
+import { TableOptions } from '../../components/TableOptions';
 import type { DumpViewProps } from '../../pages/DumpPage';
 import { parseTableKey, tableKey, useUrlState } from '../../url';
 import { exportDiagram, type ImageFormat } from './exportImage';
@@ -140,14 +141,7 @@ export function ErView({ dumpId, database }: DumpViewProps) {
                 onChange={(event) => setParams({ table: event.target.value || null, schema: null })}
               >
                 {!selectedKey && <option value="">Choose a table…</option>}
-                {tables.map((candidate) => {
-                  const key = tableKey(candidate.schema, candidate.name);
-                  return (
-                    <option key={key} value={key}>
-                      {key}
-                    </option>
-                  );
-                })}
+                <TableOptions tables={tables} />
               </select>
             </span>
             <span className="er-field">

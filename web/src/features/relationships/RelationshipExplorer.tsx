@@ -6,6 +6,7 @@ import { useQuery } from '@tanstack/react-query';
 import { api, unwrap, type Schemas, type SchemaGraph } from '../../api/client';
 import { useSchemaGraph } from '../../api/queries';
 import { ErrorMessage } from '../../components/ErrorMessage';
+import { TableOptions } from '../../components/TableOptions';
 import type { DumpViewProps } from '../../pages/DumpPage';
 import { parseTableKey, tableKey, useUrlState, type UrlUpdate } from '../../url';
 import { CellValue, columnsOf } from '../../components/CellValue';
@@ -35,8 +36,8 @@ function RowPicker({ graph, graphError }: { graph: SchemaGraph | undefined; grap
   if (!graph) return <p className="muted">Loading tables…</p>;
   const tables = graph.tables
     .filter((candidate) => candidate.primaryKey)
-    .map((candidate) => tableKey(candidate.schema, candidate.name))
-    .sort();
+    .sort((a, b) => tableKey(a.schema, a.name).localeCompare(tableKey(b.schema, b.name)));
+  const known = tables.some((candidate) => tableKey(candidate.schema, candidate.name) === table);
   const columns = primaryKeyOf(graph, table) ?? [];
 
   function submit(event: FormEvent) {
@@ -53,7 +54,7 @@ function RowPicker({ graph, graphError }: { graph: SchemaGraph | undefined; grap
       <label>
         Table{' '}
         <select
-          value={tables.includes(table) ? table : ''}
+          value={known ? table : ''}
           onChange={(event) => {
             setTable(event.target.value);
             setValues({});
@@ -63,11 +64,7 @@ function RowPicker({ graph, graphError }: { graph: SchemaGraph | undefined; grap
           <option value="" disabled>
             Choose a table…
           </option>
-          {tables.map((candidate) => (
-            <option key={candidate} value={candidate}>
-              {candidate}
-            </option>
-          ))}
+          <TableOptions tables={tables} />
         </select>
       </label>
       {columns.map((column) => (
