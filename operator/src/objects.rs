@@ -420,10 +420,26 @@ mod tests {
         .unwrap();
         let pod = &job["spec"]["template"]["spec"];
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(
+            pod["securityContext"]["runAsUser"], 65532,
+            "the image's user"
+        );
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
         assert_eq!(pod["automountServiceAccountToken"], false);
-        let container = &pod["containers"][0]["securityContext"];
-        assert_eq!(container["allowPrivilegeEscalation"], false);
-        assert_eq!(container["readOnlyRootFilesystem"], true);
-        assert_eq!(container["capabilities"]["drop"], json!(["ALL"]));
+        let container = &pod["containers"][0];
+        let security = &container["securityContext"];
+        assert_eq!(security["allowPrivilegeEscalation"], false);
+        assert_eq!(security["readOnlyRootFilesystem"], true);
+        assert_eq!(security["capabilities"]["drop"], json!(["ALL"]));
+        // With the root read-only, /tmp (downloads, unpacked directory dumps, pg_restore's
+        // lists) must be a volume of the pod's own.
+        let mounts = container["volumeMounts"].as_array().unwrap();
+        let tmp = mounts.iter().find(|m| m["mountPath"] == "/tmp").unwrap();
+        let volumes = pod["volumes"].as_array().unwrap();
+        let volume = volumes.iter().find(|v| v["name"] == tmp["name"]).unwrap();
+        assert_eq!(volume["emptyDir"], json!({}));
     }
 }
