@@ -482,3 +482,57 @@ async fn integer_keys_spanning_the_whole_int8_range_are_compared_the_general_way
     );
     assert_eq!(diff.changes[0].key, json!({"id": 0}));
 }
+
+#[tokio::test]
+async fn values_exchanged_between_rows_are_changes() {
+    // Each column's values stay the same multiset; only the rows they belong to change, which a
+    // hash that XORs per-column hashes over the rows would not see.
+    let a = "CREATE TABLE pairs (id int PRIMARY KEY, name text, score int8);
+             INSERT INTO pairs SELECT i, 'n' || i, i * 10 FROM generate_series(1, 100) i;";
+    let b = format!(
+        "{a} UPDATE pairs SET score = CASE id WHEN 40 THEN 700 ELSE 400 END WHERE id IN (40, 70);"
+    );
+    let diff = one_table_diff(a, &b, &DataDiffOptions::default()).await;
+    assert_eq!(
+        (diff.added, diff.removed, diff.changed),
+        (0, 0, 2),
+        "{diff:#?}"
+    );
+    assert_eq!(
+        keys(&diff, RowChangeKind::Changed),
+        [json!({"id": 40}), json!({"id": 70})]
+    );
+    assert!(diff.changes.iter().all(|c| c.columns == ["score"]));
+}
+
+#[tokio::test]
+async fn enums_are_compared_by_label_and_varchar_by_every_character() {
+    // Each database gives the enum's labels OIDs of its own, which the enum's hash function
+    // hashes; bpchar's hash would ignore the trailing space that varchar keeps.
+    let a = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+             CREATE TABLE people (id int8 PRIMARY KEY, mood mood, moods mood[], name varchar(10));
+             INSERT INTO people SELECT i, 'ok', ARRAY['sad', 'happy']::mood[], 'p' || i
+               FROM generate_series(1, 3000) i;";
+    let b = format!(
+        "{a} UPDATE people SET mood = 'happy' WHERE id = 2500;
+             UPDATE people SET name = name || ' ' WHERE id = 7;"
+    );
+    let diff = one_table_diff(a, &b, &DataDiffOptions::default()).await;
+    assert_eq!(
+        (diff.added, diff.removed, diff.changed),
+        (0, 0, 2),
+        "{diff:#?}"
+    );
+    let changed: Vec<(serde_json::Value, Vec<String>)> = diff
+        .changes
+        .iter()
+        .map(|c| (c.key.clone(), c.columns.clone()))
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            (json!({"id": 7}), vec!["name".to_string()]),
+            (json!({"id": 2500}), vec!["mood".to_string()])
+        ]
+    );
+}

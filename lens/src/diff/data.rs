@@ -2,11 +2,15 @@
 //!
 //! A table with a key (its primary key, or a unique index over not-null columns) is compared a
 //! key range at a time: each side gives the range's row count and an order-independent hash
-//! (the sum of every row's hash), ranges that agree are done, ranges that differ are cut into
-//! smaller ranges at keys taken from the larger side, and rows are fetched only from ranges of
-//! at most `leaf_rows` rows. A table without a key is compared as a multiset of row hashes.
-//! Rows are compared on the columns both sides have, by their text form, so a type change
-//! that keeps every value (varchar(50) to varchar(100)) changes no row.
+//! (the XOR of its rows' hashes), ranges that agree are done, ranges that differ are cut into
+//! smaller ranges, and only ranges of at most `leaf_rows` rows are read row by row (for one
+//! integer key, many such ranges at once as (key, row hash), and in full only the rows whose
+//! hashes differ). The first range is the whole table, so an unchanged table costs one pass per
+//! side. A table without a key is compared as a multiset of row hashes.
+//!
+//! A row's hash combines each compared column's hash by its type's own hash function (the text
+//! form where a type has none, depends on the database's OIDs, or differs between the sides),
+//! so a type change that keeps every value (varchar(50) to text) changes no row.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,7 +20,7 @@ use sqlx::PgConnection;
 
 use crate::browse::{from_table, identifying_key};
 use crate::schema::Table;
-use crate::sql::{Params, ident};
+use crate::sql::{Params, ident, qualified};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
@@ -130,10 +134,90 @@ struct Plan {
     key: Vec<(String, String)>,
 }
 
+/// A fixed pseudo-random 64-bit constant for `n` (splitmix64), written into the SQL as the
+/// seed of a column's hash or the hash of its NULL.
+fn constant(n: u64) -> i64 {
+    let mut z = n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as i64
+}
+
+/// One compared column as the row hash sees it.
+struct HashedColumn {
+    /// The column in SQL (`t."name"`).
+    sql: String,
+    /// The hash function its type uses on both sides, or `None` for its text form.
+    function: Option<String>,
+    /// False when this side's column is NOT NULL: its hash needs no stand-in for NULL.
+    nullable: bool,
+}
+
+/// The row hash over `columns`. Each column is hashed on its own, seeded by its position, with
+/// a constant of its own for NULL; the column hashes are XORed and that is mixed once more (as
+/// the 64-bit seed of `hashint8extended`, which keeps all its bits): without that last step
+/// the XOR over a range's rows would fall apart into one XOR per column, and values exchanged
+/// between two rows would go unnoticed.
+fn row_hash(columns: &[HashedColumn]) -> String {
+    let hashes: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(position, column)| {
+            let seed = constant(2 * position as u64);
+            let null = constant(2 * position as u64 + 1);
+            let hashed = match &column.function {
+                Some(function) => format!("{function}({}, ({seed})::int8)", column.sql),
+                None => format!(
+                    "pg_catalog.hashtextextended(CAST({} AS text) COLLATE {}, ({seed})::int8)",
+                    column.sql,
+                    ident("C")
+                ),
+            };
+            if column.nullable {
+                format!("coalesce({hashed}, ({null})::int8)")
+            } else {
+                hashed
+            }
+        })
+        .collect();
+    let combined = if hashes.is_empty() {
+        "0".to_string()
+    } else {
+        hashes.join(" # ")
+    };
+    format!("pg_catalog.hashint8extended(0, {combined})")
+}
+
+/// `compared` of `table` as the row hash sees them, hashed by `functions`.
+fn hashed_columns(
+    table: &Table,
+    compared: &[String],
+    functions: &[Option<String>],
+) -> Vec<HashedColumn> {
+    compared
+        .iter()
+        .zip(functions)
+        .map(|(name, function)| HashedColumn {
+            sql: format!("t.{}", ident(name)),
+            function: function.clone(),
+            nullable: table
+                .columns
+                .iter()
+                .find(|c| &c.name == name)
+                .is_none_or(|c| c.nullable),
+        })
+        .collect()
+}
+
 impl Plan {
-    /// `by_value`: hash each column with its type's own hash function (fast; needs the same
-    /// hashable types on both sides), else the row's text form.
-    fn new(table: &Table, compared: &[String], key: &[String], by_value: bool) -> Self {
+    /// `functions`: for each compared column, the hash function its type uses (the same on
+    /// both sides), or `None` for its text form.
+    fn new(
+        table: &Table,
+        compared: &[String],
+        key: &[String],
+        functions: &[Option<String>],
+    ) -> Self {
         let columns: Vec<String> = compared.iter().map(|c| format!("t.{}", ident(c))).collect();
         let key = key
             .iter()
@@ -145,11 +229,7 @@ impl Plan {
             .collect();
         Plan {
             from: format!("{} AS t", from_table(table)),
-            row_hash: if by_value {
-                format!("hash_record_extended(ROW({}), 0)", columns.join(", "))
-            } else {
-                format!("hashtextextended(ROW({})::text, 0)", columns.join(", "))
-            },
+            row_hash: row_hash(&hashed_columns(table, compared, functions)),
             row_json: format!(
                 "(SELECT to_jsonb(v.*) FROM (SELECT {}) v)::text",
                 columns.join(", ")
@@ -332,44 +412,119 @@ fn json(table: &Table, text: &str) -> Result<serde_json::Value, DiffError> {
     })
 }
 
-/// Whether rows can be hashed by value on both sides: every compared column has the same type
-/// on both, and every such type a hash function (json, xml, geometric types have none). A row
-/// of each side is hashed to find out, in a transaction (a savepoint inside the caller's) that
-/// is rolled back, so a failure leaves nothing behind; the text form is the fallback.
-async fn hashable_by_value(
+/// Each column of `table`'s type's own extended hash function (the default hash operator
+/// class's, for a domain its base type's, for an array `hash_array_extended` over its element's),
+/// as SQL; a column is missing when its type has none (json, xml, point), hashes values by
+/// database OIDs (enums, `reg*` types: the same label has another OID in the other database),
+/// or is a composite, range or multirange (whose members could be of either kind).
+async fn hash_functions(
+    conn: &mut PgConnection,
+    table: &Table,
+) -> Result<HashMap<String, String>, DiffError> {
+    const SQL: &str = "
+        WITH RECURSIVE typed(name, type) AS (
+            SELECT a.attname::text, a.atttypid
+            FROM pg_catalog.pg_attribute a
+            JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+            JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+            UNION ALL
+            SELECT typed.name, t.typbasetype
+            FROM typed JOIN pg_catalog.pg_type t ON t.oid = typed.type
+            WHERE t.typtype = 'd'
+        ),
+        based AS (
+            SELECT typed.name, t.typcategory = 'A' AS is_array,
+                   CASE WHEN t.typcategory = 'A' THEN t.typelem ELSE t.oid END AS hashed
+            FROM typed JOIN pg_catalog.pg_type t ON t.oid = typed.type
+            WHERE t.typtype <> 'd'
+        )
+        SELECT based.name, based.is_array, f.schema, f.function
+        FROM based
+        CROSS JOIN LATERAL (
+            SELECT pn.nspname::text AS schema, p.proname::text AS function
+            FROM pg_catalog.pg_type x
+            JOIN pg_catalog.pg_opclass oc ON oc.opcdefault
+            JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname = 'hash'
+            JOIN pg_catalog.pg_amproc ap ON ap.amprocfamily = oc.opcfamily
+                AND ap.amproclefttype = oc.opcintype AND ap.amprocrighttype = oc.opcintype
+                AND ap.amprocnum = 2
+            JOIN pg_catalog.pg_proc p ON p.oid = ap.amproc
+            JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+            JOIN pg_catalog.pg_type input ON input.oid = oc.opcintype
+            WHERE x.oid = based.hashed AND x.typtype = 'b' AND x.typcategory <> 'A'
+              AND NOT (x.typnamespace = 'pg_catalog'::regnamespace AND x.typname LIKE 'reg%')
+              AND (oc.opcintype = x.oid OR EXISTS (
+                  SELECT FROM pg_catalog.pg_cast k
+                  WHERE k.castsource = x.oid AND k.casttarget = oc.opcintype
+                    AND k.castmethod = 'b' AND k.castcontext = 'i'))
+            -- Like PostgreSQL's own choice: the type's own class, else the preferred type's
+            -- (varchar is hashed as text, not as bpchar, which ignores trailing spaces).
+            ORDER BY oc.opcintype = x.oid DESC, input.typispreferred DESC
+            LIMIT 1
+        ) f";
+    let rows: Vec<(String, bool, String, String)> = sqlx::query_as(SQL)
+        .bind(&table.schema)
+        .bind(&table.name)
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, is_array, schema, function)| {
+            let function = if is_array {
+                qualified("pg_catalog", "hash_array_extended")
+            } else {
+                qualified(&schema, &function)
+            };
+            (name, function)
+        })
+        .collect())
+}
+
+/// For each compared column, the hash function both sides use: only when the column has the
+/// same type and collation on both and both resolve the same function (a domain of the same
+/// name may be over another type there), else `None` (its text form). The resulting row hash
+/// is tried on a row of each side, in a transaction (a savepoint inside the caller's) that is
+/// rolled back, so a function that fails after all leaves nothing behind: every column's text
+/// form is the fallback then.
+async fn common_hash_functions(
     (a, table_a): (&mut PgConnection, &Table),
     (b, table_b): (&mut PgConnection, &Table),
     compared: &[String],
-) -> Result<bool, DiffError> {
+) -> Result<Vec<Option<String>>, DiffError> {
     use sqlx::Connection;
-    let type_of = |t: &Table, c: &String| {
+    let (functions_a, functions_b) =
+        tokio::join!(hash_functions(a, table_a), hash_functions(b, table_b));
+    let (functions_a, functions_b) = (functions_a?, functions_b?);
+    let column = |t: &Table, c: &String| {
         t.columns
             .iter()
             .find(|x| &x.name == c)
-            .map(|x| x.data_type.clone())
+            .map(|x| (x.data_type.clone(), x.collation.clone()))
     };
-    if compared.is_empty()
-        || compared
-            .iter()
-            .any(|c| type_of(table_a, c) != type_of(table_b, c))
-    {
-        return Ok(false);
+    let functions: Vec<Option<String>> = compared
+        .iter()
+        .map(|c| match (functions_a.get(c), functions_b.get(c)) {
+            (Some(fa), Some(fb)) if fa == fb && column(table_a, c) == column(table_b, c) => {
+                Some(fa.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    if functions.iter().all(Option::is_none) {
+        return Ok(functions);
     }
-    let columns: Vec<String> = compared.iter().map(|c| format!("t.{}", ident(c))).collect();
     for (conn, table) in [(a, table_a), (b, table_b)] {
-        let sql = format!(
-            "SELECT hash_record_extended(ROW({}), 0) FROM {} AS t LIMIT 1",
-            columns.join(", "),
-            from_table(table)
-        );
+        let hash = row_hash(&hashed_columns(table, compared, &functions));
+        let sql = format!("SELECT {hash} FROM {} AS t LIMIT 1", from_table(table));
         let mut probe = conn.begin().await?;
         let hashed = sqlx::query(&sql).fetch_optional(&mut *probe).await;
         probe.rollback().await?;
         if hashed.is_err() {
-            return Ok(false);
+            return Ok(vec![None; compared.len()]);
         }
     }
-    Ok(true)
+    Ok(functions)
 }
 
 /// Compares the rows of `table_a` in database A (over `a`) with those of `table_b` in B.
@@ -408,44 +563,71 @@ pub async fn table_data_diff(
         complete: true,
         ranges_compared: 0,
     };
-    let by_value = hashable_by_value((&mut *a, table_a), (&mut *b, table_b), &compared).await?;
+    let functions =
+        common_hash_functions((&mut *a, table_a), (&mut *b, table_b), &compared).await?;
     let mut side_a = Side {
         conn: a,
         table: table_a,
-        plan: Plan::new(table_a, &compared, &key, by_value),
+        plan: Plan::new(table_a, &compared, &key, &functions),
     };
     let mut side_b = Side {
         conn: b,
         table: table_b,
-        plan: Plan::new(table_b, &compared, &key, by_value),
+        plan: Plan::new(table_b, &compared, &key, &functions),
     };
     if key.is_empty() {
         multiset_diff(&mut side_a, &mut side_b, options, &mut diff).await?;
         return Ok(diff);
     }
+    let whole = KeyRange::default();
+    let integer_key = side_a.plan.integer_key() && side_b.plan.integer_key();
+    // The whole table's count and hash, without grouping, are taken first when they are likely
+    // all there is to learn: for a key that is not one integer column (its root range), and for
+    // an integer key when both tables take the same room on disk (two restores of the same rows
+    // do). Otherwise, for an integer key, the first pass is grouped into buckets at once: it
+    // costs about one and a half ungrouped passes and finds the changed buckets in the same go.
+    let mut whole_counts = None;
+    if !integer_key || same_size(&mut side_a, &mut side_b).await? {
+        let (a, b) = tokio::join!(
+            summarise(&mut side_a, &whole),
+            summarise(&mut side_b, &whole)
+        );
+        let (summary_a, summary_b) = (a?, b?);
+        (diff.rows_in_a, diff.rows_in_b) = (summary_a.0, summary_b.0);
+        diff.ranges_compared = 1;
+        if summary_a == summary_b {
+            return Ok(diff);
+        }
+        whole_counts = Some((summary_a.0, summary_b.0));
+    }
     // Integer keys spanning more than int8 arithmetic can cut take the general way below.
-    if side_a.plan.integer_key()
-        && side_b.plan.integer_key()
-        && integer_key_diff(&mut side_a, &mut side_b, options, &mut diff).await?
+    if integer_key
+        && integer_key_diff(&mut side_a, &mut side_b, whole_counts, options, &mut diff).await?
     {
         return Ok(diff);
     }
     // Depth first, so a comparison stopped at `max_differences` has finished whole ranges.
-    let mut ranges = vec![KeyRange::default()];
-    let mut first = true;
-    while let Some(range) = ranges.pop() {
-        let (a, b) = tokio::join!(
-            summarise(&mut side_a, &range),
-            summarise(&mut side_b, &range)
-        );
-        let ((count_a, hash_a), (count_b, hash_b)) = (a?, b?);
-        diff.ranges_compared += 1;
-        if first {
-            (diff.rows_in_a, diff.rows_in_b, first) = (count_a, count_b, false);
-        }
-        if count_a == count_b && hash_a == hash_b {
-            continue;
-        }
+    // Each range comes with its counts on both sides once they are known.
+    let mut ranges = vec![(whole, whole_counts)];
+    while let Some((range, counts)) = ranges.pop() {
+        let (count_a, count_b) = match counts {
+            Some(counts) => counts,
+            None => {
+                let (a, b) = tokio::join!(
+                    summarise(&mut side_a, &range),
+                    summarise(&mut side_b, &range)
+                );
+                let ((count_a, hash_a), (count_b, hash_b)) = (a?, b?);
+                if diff.ranges_compared == 0 {
+                    (diff.rows_in_a, diff.rows_in_b) = (count_a, count_b);
+                }
+                diff.ranges_compared += 1;
+                if count_a == count_b && hash_a == hash_b {
+                    continue;
+                }
+                (count_a, count_b)
+            }
+        };
         let larger = count_a.max(count_b);
         if larger <= options.leaf_rows {
             compare_leaf(&mut side_a, &mut side_b, &range, &mut diff).await?;
@@ -465,10 +647,11 @@ pub async fn table_data_diff(
         bounds.push(range.upper.clone());
         // Pushed in reverse, so the lowest range is compared first.
         for pair in bounds.windows(2).rev() {
-            ranges.push(KeyRange {
+            let range = KeyRange {
                 lower: pair[0].clone(),
                 upper: pair[1].clone(),
-            });
+            };
+            ranges.push((range, None));
         }
     }
     Ok(diff)
@@ -479,6 +662,22 @@ struct IntegerRange {
     lower: i64,
     upper: i64,
     rows: i64,
+}
+
+/// Whether the two tables take the same room on disk (their main forks), as two restores of
+/// the same rows do.
+async fn same_size(side_a: &mut Side<'_>, side_b: &mut Side<'_>) -> Result<bool, DiffError> {
+    async fn size(side: &mut Side<'_>) -> Result<i64, DiffError> {
+        let name = qualified(&side.table.schema, &side.table.name);
+        Ok(
+            sqlx::query_scalar("SELECT pg_catalog.pg_relation_size(CAST($1 AS regclass))")
+                .bind(name)
+                .fetch_one(&mut *side.conn)
+                .await?,
+        )
+    }
+    let (a, b) = tokio::join!(size(side_a), size(side_b));
+    Ok(a? == b?)
 }
 
 /// The smallest and largest key of one side.
@@ -495,35 +694,47 @@ async fn key_extent(side: &mut Side<'_>) -> Result<Option<(i64, i64)>, DiffError
 }
 
 /// Row count and hash of each bucket of `width` keys from `range.lower`, in one pass.
+/// `every_key`: the range holds every key of both sides, so no row needs to be filtered out.
 async fn buckets(
     side: &mut Side<'_>,
     range: &IntegerRange,
     width: i64,
+    every_key: bool,
 ) -> Result<HashMap<i64, (i64, i64)>, DiffError> {
     let plan = &side.plan;
     let key = format!("t.{}::int8", ident(&plan.key[0].0));
+    let filter = if every_key {
+        String::new()
+    } else {
+        format!("WHERE {key} < $3 AND {key} >= $1")
+    };
     let sql = format!(
-        "SELECT ({key} - $1) / $3 AS b, count(*), bit_xor({})
-         FROM {} WHERE {key} >= $1 AND {key} < $2 GROUP BY b",
+        "SELECT ({key} - $1) / $2 AS b, count(*), bit_xor({}) FROM {} {filter} GROUP BY b",
         plan.row_hash, plan.from
     );
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
-        .bind(range.lower)
-        .bind(range.upper)
-        .bind(width)
-        .fetch_all(&mut *side.conn)
-        .await?;
+    let mut query = sqlx::query_as(&sql).bind(range.lower).bind(width);
+    if !every_key {
+        query = query.bind(range.upper);
+    }
+    let rows: Vec<(i64, i64, i64)> = query.fetch_all(&mut *side.conn).await?;
     Ok(rows.into_iter().map(|(b, n, h)| (b, (n, h))).collect())
 }
 
-/// A table keyed by one integer column: each range is cut into buckets of equal key width,
-/// and one query per side (the two at once) gives every bucket's count and hash, so the whole
-/// table costs one pass per side, whatever the number of changes; buckets that differ are cut
-/// again or, when small, compared row by row. False (nothing done) when the keys span more than
-/// int8 arithmetic can cut.
+/// Buckets one grouped pass may cut a range into: enough that a 5M-row table's buckets are
+/// leaves at the default `leaf_rows`, few enough that the grouping stays in memory.
+const MAX_BUCKETS: i64 = 16_384;
+
+/// Rows of leaves read (as key and hash) in one query per side.
+const LEAF_BATCH_ROWS: i64 = 100_000;
+
+/// A table keyed by one integer column whose summaries differ: each range is cut into buckets
+/// of equal key width, and one query per side (the two at once) gives every bucket's count and
+/// hash; buckets that differ are cut again or, when small, are leaves, read a batch at a time.
+/// False (nothing done) when the keys span more than int8 arithmetic can cut.
 async fn integer_key_diff(
     side_a: &mut Side<'_>,
     side_b: &mut Side<'_>,
+    whole_counts: Option<(i64, i64)>,
     options: &DataDiffOptions,
     diff: &mut TableDataDiff,
 ) -> Result<bool, DiffError> {
@@ -539,37 +750,43 @@ async fn integer_key_diff(
     let Some(upper) = max.checked_add(1).filter(|u| u.checked_sub(min).is_some()) else {
         return Ok(false);
     };
-    let estimate = side_a
-        .table
-        .row_estimate
-        .max(side_b.table.row_estimate)
-        .unwrap_or(0);
+    // Without the whole table's counts, the first pass is grouped whatever the table's size,
+    // and its buckets give the counts.
+    let estimate = side_a.table.row_estimate.max(side_b.table.row_estimate);
+    let rows = whole_counts.map_or(estimate.unwrap_or(0).max(1), |(a, b)| a.max(b));
     let mut ranges = vec![IntegerRange {
         lower: min,
         upper,
-        rows: estimate.max(1),
+        rows,
     }];
-    let mut first = true;
+    let mut first = whole_counts.is_none();
     while let Some(range) = ranges.pop() {
         if range.rows <= options.leaf_rows && !first {
-            let keys = KeyRange {
-                lower: Some(vec![Some(range.lower.to_string())]),
-                upper: Some(vec![Some(range.upper.to_string())]),
-            };
-            compare_leaf(side_a, side_b, &keys, diff).await?;
+            // This leaf and the leaves after it in key order, up to a batch.
+            let mut leaves = vec![range];
+            let mut rows = leaves[0].rows;
+            while let Some(next) = ranges.last()
+                && next.rows <= options.leaf_rows
+                && rows + next.rows <= LEAF_BATCH_ROWS
+            {
+                rows += next.rows;
+                leaves.extend(ranges.pop());
+            }
+            compare_integer_leaves(side_a, side_b, &leaves, options, diff).await?;
             if diff.differences() >= options.max_differences {
                 diff.complete = false;
                 return Ok(true);
             }
             continue;
         }
-        // Buckets of about half a leaf, so that most differing ones are compared at once.
-        let count = (range.rows * 2 / options.leaf_rows.max(1)).clamp(2, 4096);
+        // Buckets of about half a leaf, so that most differing ones are leaves.
+        let count = (range.rows * 2 / options.leaf_rows.max(1)).clamp(2, MAX_BUCKETS);
         let span = range.upper - range.lower;
         let width = (span + count - 1) / count;
+        let every_key = range.lower == min && range.upper == upper;
         let (a, b) = tokio::join!(
-            buckets(side_a, &range, width),
-            buckets(side_b, &range, width)
+            buckets(side_a, &range, width, every_key),
+            buckets(side_b, &range, width, every_key)
         );
         let (a, b) = (a?, b?);
         diff.ranges_compared += 1;
@@ -606,14 +823,151 @@ async fn integer_key_diff(
     Ok(true)
 }
 
+/// The (key, row hash) of every row in `leaves`, in key order: one query, an index range scan
+/// per leaf.
+async fn leaf_hashes(
+    side: &mut Side<'_>,
+    leaves: &[IntegerRange],
+) -> Result<Vec<(i64, i64)>, DiffError> {
+    let plan = &side.plan;
+    let key = format!("t.{}", ident(&plan.key[0].0));
+    let sql = format!(
+        "SELECT {key}::int8, {} FROM unnest($1::int8[], $2::int8[]) AS r(lower, upper)
+         JOIN {} ON {key} >= r.lower AND {key} < r.upper",
+        plan.row_hash, plan.from
+    );
+    let lowers: Vec<i64> = leaves.iter().map(|l| l.lower).collect();
+    let uppers: Vec<i64> = leaves.iter().map(|l| l.upper).collect();
+    let mut rows: Vec<(i64, i64)> = sqlx::query_as(&sql)
+        .bind(lowers)
+        .bind(uppers)
+        .fetch_all(&mut *side.conn)
+        .await?;
+    rows.sort_unstable();
+    Ok(rows)
+}
+
+/// The rows (as JSON) of `keys`, by key.
+async fn rows_by_key(side: &mut Side<'_>, keys: &[i64]) -> Result<HashMap<i64, String>, DiffError> {
+    let plan = &side.plan;
+    let key = format!("t.{}", ident(&plan.key[0].0));
+    let sql = format!(
+        "SELECT {key}::int8, {} FROM {} WHERE {key} = ANY($1::int8[])",
+        plan.row_json, plan.from
+    );
+    let rows: Vec<(i64, String)> = sqlx::query_as(&sql)
+        .bind(keys)
+        .fetch_all(&mut *side.conn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Compares the rows of integer-keyed `leaves` (in key order): keys and hashes from both sides
+/// at once, then the full rows of only the keys whose hashes differ, up to `max_differences`.
+async fn compare_integer_leaves(
+    side_a: &mut Side<'_>,
+    side_b: &mut Side<'_>,
+    leaves: &[IntegerRange],
+    options: &DataDiffOptions,
+    diff: &mut TableDataDiff,
+) -> Result<(), DiffError> {
+    let (a, b) = tokio::join!(leaf_hashes(side_a, leaves), leaf_hashes(side_b, leaves));
+    let (a, b) = (a?, b?);
+    let mut differing = Vec::new();
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(&(ka, ha)), Some(&(kb, hb))) if ka == kb => {
+                if ha != hb {
+                    differing.push(ka);
+                }
+                a.next();
+                b.next();
+            }
+            (Some(&(ka, _)), Some(&(kb, _))) if ka < kb => {
+                differing.push(ka);
+                a.next();
+            }
+            (Some(&(ka, _)), None) => {
+                differing.push(ka);
+                a.next();
+            }
+            (_, Some(&(kb, _))) => {
+                differing.push(kb);
+                b.next();
+            }
+        }
+    }
+    differing.truncate(options.max_differences.saturating_sub(diff.differences()));
+    if differing.is_empty() {
+        return Ok(());
+    }
+    let (rows_a, rows_b) = tokio::join!(
+        rows_by_key(side_a, &differing),
+        rows_by_key(side_b, &differing)
+    );
+    let (rows_a, rows_b) = (rows_a?, rows_b?);
+    let name = &side_b.plan.key[0].0;
+    for key in differing {
+        let row =
+            |rows: &HashMap<i64, String>, table| rows.get(&key).map(|r| json(table, r)).transpose();
+        let change = row_change(
+            diff,
+            serde_json::json!({ name: key }),
+            row(&rows_a, side_a.table)?,
+            row(&rows_b, side_b.table)?,
+        );
+        diff.changes.push(change);
+    }
+    Ok(())
+}
+
+/// The change of the row with `key` from `a` to `b` (either missing), counted in `diff`.
+fn row_change(
+    diff: &mut TableDataDiff,
+    key: serde_json::Value,
+    a: Option<serde_json::Value>,
+    b: Option<serde_json::Value>,
+) -> RowChange {
+    let (change, columns) = match (&a, &b) {
+        (Some(a), Some(b)) => {
+            diff.changed += 1;
+            let columns = diff
+                .compared_columns
+                .iter()
+                .filter(|c| a.get(c.as_str()) != b.get(c.as_str()))
+                .cloned()
+                .collect();
+            (RowChangeKind::Changed, columns)
+        }
+        (Some(_), None) => {
+            diff.removed += 1;
+            (RowChangeKind::Removed, Vec::new())
+        }
+        _ => {
+            diff.added += 1;
+            (RowChangeKind::Added, Vec::new())
+        }
+    };
+    RowChange {
+        change,
+        key,
+        columns,
+        a,
+        b,
+    }
+}
+
+/// Compares the rows of one small range of a table with any key, both sides at once.
 async fn compare_leaf(
     side_a: &mut Side<'_>,
     side_b: &mut Side<'_>,
     range: &KeyRange,
     diff: &mut TableDataDiff,
 ) -> Result<(), DiffError> {
-    let rows_a = leaf_rows(side_a, range).await?;
-    let rows_b = leaf_rows(side_b, range).await?;
+    let (rows_a, rows_b) = tokio::join!(leaf_rows(side_a, range), leaf_rows(side_b, range));
+    let (rows_a, rows_b) = (rows_a?, rows_b?);
     let differing: BTreeSet<&String> = rows_a
         .iter()
         .filter(|(key, (hash, _))| rows_b.get(*key).is_none_or(|(h, _)| h != hash))
@@ -622,47 +976,15 @@ async fn compare_leaf(
         .collect();
     // Only keys whose rows differ (or exist on one side only) are listed.
     for key in in_key_order(side_b, differing).await? {
-        let key = &key;
-        let change = match (rows_a.get(key), rows_b.get(key)) {
-            (Some((_, a)), Some((_, b))) => {
-                let (a, b) = (json(side_a.table, a)?, json(side_b.table, b)?);
-                let columns = diff
-                    .compared_columns
-                    .iter()
-                    .filter(|c| a.get(c.as_str()) != b.get(c.as_str()))
-                    .cloned()
-                    .collect();
-                diff.changed += 1;
-                RowChange {
-                    change: RowChangeKind::Changed,
-                    key: json(side_b.table, key)?,
-                    columns,
-                    a: Some(a),
-                    b: Some(b),
-                }
-            }
-            (Some((_, a)), None) => {
-                diff.removed += 1;
-                RowChange {
-                    change: RowChangeKind::Removed,
-                    key: json(side_a.table, key)?,
-                    columns: Vec::new(),
-                    a: Some(json(side_a.table, a)?),
-                    b: None,
-                }
-            }
-            (None, Some((_, b))) => {
-                diff.added += 1;
-                RowChange {
-                    change: RowChangeKind::Added,
-                    key: json(side_b.table, key)?,
-                    columns: Vec::new(),
-                    a: None,
-                    b: Some(json(side_b.table, b)?),
-                }
-            }
-            (None, None) => unreachable!("every key comes from one side"),
+        let row = |rows: &HashMap<String, (i64, String)>, table| {
+            rows.get(&key).map(|(_, r)| json(table, r)).transpose()
         };
+        let change = row_change(
+            diff,
+            json(side_b.table, &key)?,
+            row(&rows_a, side_a.table)?,
+            row(&rows_b, side_b.table)?,
+        );
         diff.changes.push(change);
     }
     Ok(())
@@ -676,6 +998,25 @@ async fn multiset_diff<'s>(
     options: &DataDiffOptions,
     diff: &mut TableDataDiff,
 ) -> Result<(), DiffError> {
+    // First the whole multiset's count and sum of hashes (a sum, not a XOR: two equal rows
+    // must not cancel), so an unchanged table costs one pass per side and no sort.
+    let summary = |plan: &Plan| {
+        format!(
+            "SELECT count(*), coalesce(sum({}), 0)::text FROM {}",
+            plan.row_hash, plan.from
+        )
+    };
+    let (sql_a, sql_b) = (summary(&side_a.plan), summary(&side_b.plan));
+    let (a, b) = tokio::join!(
+        sqlx::query_as::<_, (i64, String)>(&sql_a).fetch_one(&mut *side_a.conn),
+        sqlx::query_as::<_, (i64, String)>(&sql_b).fetch_one(&mut *side_b.conn)
+    );
+    let (a, b) = (a?, b?);
+    diff.ranges_compared = 1;
+    if a == b {
+        (diff.rows_in_a, diff.rows_in_b) = (a.0, b.0);
+        return Ok(());
+    }
     let counts = |plan: &Plan| {
         format!(
             "SELECT {} AS h, count(*) FROM {} GROUP BY h ORDER BY h",
@@ -728,7 +1069,6 @@ async fn multiset_diff<'s>(
         }
     }
     drop((stream_a, stream_b));
-    diff.ranges_compared = 1;
     for (hash, balance) in surplus {
         let (side, kind) = if balance > 0 {
             diff.removed += balance as u64;
