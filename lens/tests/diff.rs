@@ -536,3 +536,34 @@ async fn enums_are_compared_by_label_and_varchar_by_every_character() {
         ]
     );
 }
+
+#[tokio::test]
+async fn text_keys_are_cut_at_keys_taken_from_the_rows() {
+    let a = "CREATE TABLE coded (code text PRIMARY KEY, v int);
+             INSERT INTO coded SELECT 'c' || lpad(i::text, 5, '0'), i FROM generate_series(1, 3000) i;";
+    let b = format!(
+        "{a} UPDATE coded SET v = -v WHERE v % 60 = 0;
+             DELETE FROM coded WHERE v = 1501; INSERT INTO coded VALUES ('c99999', 0);"
+    );
+    let diff = one_table_diff(a, &b, &DataDiffOptions::default()).await;
+    assert_eq!(
+        (diff.added, diff.removed, diff.changed),
+        (1, 1, 50),
+        "{diff:#?}"
+    );
+    assert_eq!(diff.changes[0].key, json!({"code": "c00060"}));
+    assert_eq!(diff.changes[0].columns, ["v"]);
+    assert_eq!(diff.changes[25].key, json!({"code": "c01501"}));
+    assert_eq!(diff.changes[25].change, RowChangeKind::Removed);
+    assert_eq!(diff.changes[51].key, json!({"code": "c99999"}));
+
+    let options = DataDiffOptions {
+        max_differences: 10,
+        leaf_rows: 100,
+        fanout: 4,
+    };
+    let diff = one_table_diff(a, &b, &options).await;
+    assert!(!diff.complete);
+    assert_eq!(diff.changed, 10, "{diff:#?}");
+    assert_eq!(diff.changes[9].key, json!({"code": "c00600"}));
+}

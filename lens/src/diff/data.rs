@@ -3,10 +3,10 @@
 //! A table with a key (its primary key, or a unique index over not-null columns) is compared a
 //! key range at a time: each side gives the range's row count and an order-independent hash
 //! (the XOR of its rows' hashes), ranges that agree are done, ranges that differ are cut into
-//! smaller ranges, and only ranges of at most `leaf_rows` rows are read row by row (for one
-//! integer key, many such ranges at once as (key, row hash), and in full only the rows whose
-//! hashes differ). The first range is the whole table, so an unchanged table costs one pass per
-//! side. A table without a key is compared as a multiset of row hashes.
+//! smaller ranges, and only ranges of at most `leaf_rows` rows are read row by row: as (key,
+//! row hash) first (for one integer key, many such ranges in one query), in full only the rows
+//! whose hashes differ. The first range is the whole table, so an unchanged table costs one
+//! pass per side. A table without a key is compared as a multiset of row hashes.
 //!
 //! A row's hash combines each compared column's hash by its type's own hash function (the text
 //! form where a type has none, depends on the database's OIDs, or differs between the sides),
@@ -243,6 +243,16 @@ impl Plan {
         matches!(&self.key[..], [(_, t)] if matches!(t.as_str(), "smallint" | "integer" | "bigint"))
     }
 
+    /// The key's values as a JSON object, as text.
+    fn key_json(&self) -> String {
+        let keys: Vec<String> = self
+            .key
+            .iter()
+            .map(|(c, _)| format!("'{}', t.{}", c.replace('\'', "''"), ident(c)))
+            .collect();
+        format!("jsonb_build_object({})::text", keys.join(", "))
+    }
+
     fn key_tuple(&self) -> String {
         let columns: Vec<String> = self
             .key
@@ -343,30 +353,61 @@ async fn cut_points(
         .collect()
 }
 
-/// The rows of `range`: key (JSON text) → (row hash, row as JSON).
-async fn leaf_rows(
+/// The rows of `range`: key (JSON text) → row hash.
+async fn leaf_hashes_by_key(
     side: &mut Side<'_>,
     range: &KeyRange,
-) -> Result<HashMap<String, (i64, String)>, DiffError> {
+) -> Result<HashMap<String, i64>, DiffError> {
     let plan = &side.plan;
-    use sqlx::Row;
     let (filter, params) = plan.range(range);
-    let keys: Vec<String> = plan
-        .key
-        .iter()
-        .map(|(c, _)| format!("'{}', t.{}", c.replace('\'', "''"), ident(c)))
-        .collect();
     let sql = format!(
-        "SELECT jsonb_build_object({})::text, {}, {} FROM {} {filter}",
-        keys.join(", "),
+        "SELECT {}, {} FROM {} {filter}",
+        plan.key_json(),
         plan.row_hash,
-        plan.row_json,
         plan.from
     );
     let mut rows = HashMap::new();
     let mut stream = bind(&sql, &params).fetch(&mut *side.conn);
     while let Some(row) = stream.try_next().await? {
-        rows.insert(row.try_get(0)?, (row.try_get(1)?, row.try_get(2)?));
+        use sqlx::Row;
+        rows.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok(rows)
+}
+
+/// The rows (as JSON) of `keys` (JSON objects of key values) in `range`, by key.
+async fn rows_by_json_key(
+    side: &mut Side<'_>,
+    range: &KeyRange,
+    keys: &[String],
+) -> Result<HashMap<String, String>, DiffError> {
+    let plan = &side.plan;
+    let (filter, mut params) = plan.range(range);
+    let wanted = params.text(&format!("[{}]", keys.join(",")));
+    let values: Vec<String> = plan
+        .key
+        .iter()
+        .map(|(column, data_type)| {
+            format!(
+                "CAST(k ->> '{}' AS {data_type})",
+                column.replace('\'', "''")
+            )
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {}, {} FROM {} {filter} AND {} IN
+           (SELECT {} FROM jsonb_array_elements(CAST({wanted} AS jsonb)) AS k)",
+        plan.key_json(),
+        plan.row_json,
+        plan.from,
+        plan.key_tuple(),
+        values.join(", ")
+    );
+    let mut rows = HashMap::new();
+    let mut stream = bind(&sql, &params).fetch(&mut *side.conn);
+    while let Some(row) = stream.try_next().await? {
+        use sqlx::Row;
+        rows.insert(row.try_get(0)?, row.try_get(1)?);
     }
     Ok(rows)
 }
@@ -630,7 +671,7 @@ pub async fn table_data_diff(
         };
         let larger = count_a.max(count_b);
         if larger <= options.leaf_rows {
-            compare_leaf(&mut side_a, &mut side_b, &range, &mut diff).await?;
+            compare_leaf(&mut side_a, &mut side_b, &range, options, &mut diff).await?;
             if diff.differences() >= options.max_differences {
                 diff.complete = false;
                 break;
@@ -959,25 +1000,40 @@ fn row_change(
     }
 }
 
-/// Compares the rows of one small range of a table with any key, both sides at once.
+/// Compares the rows of one small range of a table with any key: keys and hashes from both
+/// sides at once, then the full rows of only the keys whose hashes differ, up to
+/// `max_differences`.
 async fn compare_leaf(
     side_a: &mut Side<'_>,
     side_b: &mut Side<'_>,
     range: &KeyRange,
+    options: &DataDiffOptions,
     diff: &mut TableDataDiff,
 ) -> Result<(), DiffError> {
-    let (rows_a, rows_b) = tokio::join!(leaf_rows(side_a, range), leaf_rows(side_b, range));
-    let (rows_a, rows_b) = (rows_a?, rows_b?);
-    let differing: BTreeSet<&String> = rows_a
+    let (a, b) = tokio::join!(
+        leaf_hashes_by_key(side_a, range),
+        leaf_hashes_by_key(side_b, range)
+    );
+    let (a, b) = (a?, b?);
+    let differing: BTreeSet<&String> = a
         .iter()
-        .filter(|(key, (hash, _))| rows_b.get(*key).is_none_or(|(h, _)| h != hash))
+        .filter(|(key, hash)| b.get(*key) != Some(hash))
         .map(|(key, _)| key)
-        .chain(rows_b.keys().filter(|key| !rows_a.contains_key(*key)))
+        .chain(b.keys().filter(|key| !a.contains_key(*key)))
         .collect();
-    // Only keys whose rows differ (or exist on one side only) are listed.
-    for key in in_key_order(side_b, differing).await? {
-        let row = |rows: &HashMap<String, (i64, String)>, table| {
-            rows.get(&key).map(|(_, r)| json(table, r)).transpose()
+    let mut differing = in_key_order(side_b, differing).await?;
+    differing.truncate(options.max_differences.saturating_sub(diff.differences()));
+    if differing.is_empty() {
+        return Ok(());
+    }
+    let (rows_a, rows_b) = tokio::join!(
+        rows_by_json_key(side_a, range, &differing),
+        rows_by_json_key(side_b, range, &differing)
+    );
+    let (rows_a, rows_b) = (rows_a?, rows_b?);
+    for key in differing {
+        let row = |rows: &HashMap<String, String>, table| {
+            rows.get(&key).map(|r| json(table, r)).transpose()
         };
         let change = row_change(
             diff,
