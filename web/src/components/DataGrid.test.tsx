@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { DataGrid, isTruncated, rowsToCsv, rowsToJson, type GridColumn, type GridRow } from './DataGrid';
+import { DataGrid, isTruncated, rowsToCsv, rowsToJson, sortRows, type GridColumn, type GridRow } from './DataGrid';
 
 const columns: GridColumn[] = [
   { name: 'id', dataType: 'integer' },
@@ -107,5 +107,15 @@ describe('rowsToJson', () => {
       { id: 8, note: null, doc: null },
     ]);
     expect(Object.keys(JSON.parse(text)[0])).toEqual(['id', 'note', 'doc']);
+  });
+});
+
+describe('sortRows', () => {
+  it('sorts numbers as numbers and text naturally, NULL last either way', () => {
+    const ids = (sorted: GridRow[]) => sorted.map((row) => row.id);
+    expect(ids(sortRows(rows, { id: 'note', desc: false }))).toEqual([4, 1, 3, 2]);
+    expect(ids(sortRows(rows, { id: 'note', desc: true }))).toEqual([3, 1, 4, 2]);
+    expect(ids(sortRows([{ id: 10 }, { id: 9 }, { id: 100 }], { id: 'id', desc: false }))).toEqual([9, 10, 100]);
+    expect(sortRows(rows, undefined)).toBe(rows);
   });
 });

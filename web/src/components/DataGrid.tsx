@@ -6,11 +6,10 @@ import { memo, useEffect, useMemo, useRef, useState, type ReactNode } from 'reac
 import {
   flexRender,
   getCoreRowModel,
-  getSortedRowModel,
   useReactTable,
+  type Column,
   type ColumnDef,
   type ColumnSizingState,
-  type Row,
   type SortingState,
   type Table,
 } from '@tanstack/react-table';
@@ -107,10 +106,23 @@ function columnWidth(column: GridColumn): number {
   return 200;
 }
 
-/** NULL last in either direction; numbers as numbers, everything else as text. */
+/** Numbers as numbers, everything else as text. */
 function compareValues(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
   return valueText(a).localeCompare(valueText(b), undefined, { numeric: true });
+}
+
+/** The rows in the order of a header's sort, NULL last in either direction; the same rows when
+ *  there is none. */
+export function sortRows(rows: GridRow[], sort: { id: string; desc: boolean } | undefined): GridRow[] {
+  if (!sort) return rows;
+  const isNull = (value: unknown) => value === null || value === undefined;
+  return [...rows].sort((a, b) => {
+    const left = a[sort.id];
+    const right = b[sort.id];
+    if (isNull(left) || isNull(right)) return Number(isNull(left)) - Number(isNull(right));
+    return sort.desc ? compareValues(right, left) : compareValues(left, right);
+  });
 }
 
 export function DataGrid({
@@ -139,14 +151,6 @@ export function DataGrid({
       size: columnWidth(column),
       minSize: 50,
       meta: column,
-      sortingFn: (a, b, id) => {
-        const left = a.getValue(id);
-        const right = b.getValue(id);
-        if (left === null || left === undefined) return right === null || right === undefined ? 0 : 1;
-        if (right === null || right === undefined) return -1;
-        return compareValues(left, right);
-      },
-      sortUndefined: 'last',
     }));
     if (!rowAction) return data;
     return [{ id: ACTIONS_COLUMN, header: '', size: 40, enableSorting: false, enableResizing: false }, ...data];
@@ -165,14 +169,18 @@ export function DataGrid({
     enableMultiSort: false,
     sortDescFirst: false,
     columnResizeMode: 'onChange',
+    // Required, but never asked for: the grid takes columns, headers, sizing and the sort state
+    // from react-table and draws the rows itself. A row model makes an object with its own
+    // methods for every row, again for all of them each time a page arrives; at thousands of
+    // rows that garbage cost frames while scrolling.
     getCoreRowModel: getCoreRowModel(),
-    getSortedRowModel: getSortedRowModel(),
   });
 
+  const shownRows = useMemo(() => (sortedElsewhere ? rows : sortRows(rows, sorting[0])), [rows, sorting, sortedElsewhere]);
+  const leafColumns = table.getVisibleLeafColumns();
   const scroller = useRef<HTMLDivElement>(null);
-  const tableRows = table.getRowModel().rows;
   const virtualizer = useVirtualizer({
-    count: tableRows.length,
+    count: shownRows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 8,
@@ -202,8 +210,9 @@ export function DataGrid({
           <tbody style={{ height: virtualizer.getTotalSize() }}>
             {items.map((item) => (
               <GridBodyRow
-                key={tableRows[item.index].id}
-                row={tableRows[item.index]}
+                key={item.index}
+                row={shownRows[item.index]}
+                columns={leafColumns}
                 index={item.index}
                 start={item.start}
                 columnSizing={columnSizing}
@@ -290,6 +299,7 @@ const GridHeader = memo(function GridHeader({
 
 const GridBodyRow = memo(function GridBodyRow({
   row,
+  columns,
   index,
   start,
   columnsByName,
@@ -297,7 +307,9 @@ const GridBodyRow = memo(function GridBodyRow({
   rowAction,
   openJson,
 }: {
-  row: Row<GridRow>;
+  row: GridRow;
+  /** The visible columns, in order. */
+  columns: Column<GridRow>[];
   index: number;
   start: number;
   /** Given so the row draws again when a column is resized. */
@@ -314,11 +326,12 @@ const GridBodyRow = memo(function GridBodyRow({
       className={index % 2 ? 'data-grid-odd' : undefined}
       style={{ transform: `translateY(${start}px)`, height: ROW_HEIGHT }}
     >
-      {row.getVisibleCells().map((cell) => {
-        const gridColumn = columnsByName.get(cell.column.id);
+      {columns.map((column) => {
+        const gridColumn = columnsByName.get(column.id);
+        const value = row[column.id];
         return (
-          <td role="cell" key={cell.id} style={{ width: cell.column.getSize() }} title={longText(cell.getValue())}>
-            {!gridColumn ? rowAction?.(row.original) : renderValue(gridColumn, cell.getValue(), row.original, renderCell, openJson)}
+          <td role="cell" key={column.id} style={{ width: column.getSize() }} title={gridColumn ? longText(value) : undefined}>
+            {!gridColumn ? rowAction?.(row) : renderValue(gridColumn, value, row, renderCell, openJson)}
           </td>
         );
       })}
