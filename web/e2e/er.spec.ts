@@ -71,7 +71,9 @@ test('film at depth 1 shows its neighbours, fits the screen, and the depth follo
   await page.getByRole('group', { name: 'Table public.language' }).click();
   await expect(page).toHaveURL(/[?&]table=public\.language/);
   await expect(page.getByLabel('Table', { exact: true })).toHaveValue('public.language');
-  expect(await shownTables(page)).toEqual(await diagramTables(request, pagila, 'schema=public&table=language&depth=2'));
+  // The new diagram is fetched and drawn after the URL changes: wait for it.
+  const languageDepth2 = await diagramTables(request, pagila, 'schema=public&table=language&depth=2');
+  await expect.poll(() => shownTables(page)).toEqual(languageDepth2);
 });
 
 test('the diagram exports as PNG and SVG files and copies as Mermaid', async ({ page, context, dumps }) => {
