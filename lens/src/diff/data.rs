@@ -353,6 +353,24 @@ async fn cut_points(
         .collect()
 }
 
+/// The first two columns of each row `sql` returns, streamed into a map from the first.
+async fn keyed_pairs<V>(
+    side: &mut Side<'_>,
+    sql: &str,
+    params: &Params,
+) -> Result<HashMap<String, V>, DiffError>
+where
+    V: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    use sqlx::Row;
+    let mut pairs = HashMap::new();
+    let mut stream = bind(sql, params).fetch(&mut *side.conn);
+    while let Some(row) = stream.try_next().await? {
+        pairs.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    Ok(pairs)
+}
+
 /// The rows of `range`: key (JSON text) → row hash.
 async fn leaf_hashes_by_key(
     side: &mut Side<'_>,
@@ -366,13 +384,7 @@ async fn leaf_hashes_by_key(
         plan.row_hash,
         plan.from
     );
-    let mut rows = HashMap::new();
-    let mut stream = bind(&sql, &params).fetch(&mut *side.conn);
-    while let Some(row) = stream.try_next().await? {
-        use sqlx::Row;
-        rows.insert(row.try_get(0)?, row.try_get(1)?);
-    }
-    Ok(rows)
+    keyed_pairs(side, &sql, &params).await
 }
 
 /// The rows (as JSON) of `keys` (JSON objects of key values) in `range`, by key.
@@ -387,12 +399,7 @@ async fn rows_by_json_key(
     let values: Vec<String> = plan
         .key
         .iter()
-        .map(|(column, data_type)| {
-            format!(
-                "CAST(k ->> '{}' AS {data_type})",
-                column.replace('\'', "''")
-            )
-        })
+        .map(|(column, data_type)| format!("CAST(k ->> {} AS {data_type})", params.text(column)))
         .collect();
     let sql = format!(
         "SELECT {}, {} FROM {} {filter} AND {} IN
@@ -403,13 +410,7 @@ async fn rows_by_json_key(
         plan.key_tuple(),
         values.join(", ")
     );
-    let mut rows = HashMap::new();
-    let mut stream = bind(&sql, &params).fetch(&mut *side.conn);
-    while let Some(row) = stream.try_next().await? {
-        use sqlx::Row;
-        rows.insert(row.try_get(0)?, row.try_get(1)?);
-    }
-    Ok(rows)
+    keyed_pairs(side, &sql, &params).await
 }
 
 /// `keys` (JSON objects of key values) sorted as the key orders them, by the database (only
