@@ -243,14 +243,29 @@ impl Plan {
         matches!(&self.key[..], [(_, t)] if matches!(t.as_str(), "smallint" | "integer" | "bigint"))
     }
 
-    /// The key's values as a JSON object, as text.
+    /// The key's values as a JSON object, as text (named by the columns themselves, so no name
+    /// is written as a literal).
     fn key_json(&self) -> String {
         let keys: Vec<String> = self
             .key
             .iter()
-            .map(|(c, _)| format!("'{}', t.{}", c.replace('\'', "''"), ident(c)))
+            .map(|(c, _)| format!("t.{}", ident(c)))
             .collect();
-        format!("jsonb_build_object({})::text", keys.join(", "))
+        format!(
+            "(SELECT to_jsonb(k.*) FROM (SELECT {}) k)::text",
+            keys.join(", ")
+        )
+    }
+
+    /// The key's values read back out of `object` (a JSON object `key_json` made), typed, each
+    /// column's name a parameter.
+    fn key_values_of(&self, object: &str, params: &mut Params) -> Vec<String> {
+        self.key
+            .iter()
+            .map(|(column, data_type)| {
+                format!("CAST({object} ->> {} AS {data_type})", params.text(column))
+            })
+            .collect()
     }
 
     fn key_tuple(&self) -> String {
@@ -396,11 +411,7 @@ async fn rows_by_json_key(
     let plan = &side.plan;
     let (filter, mut params) = plan.range(range);
     let wanted = params.text(&format!("[{}]", keys.join(",")));
-    let values: Vec<String> = plan
-        .key
-        .iter()
-        .map(|(column, data_type)| format!("CAST(k ->> {} AS {data_type})", params.text(column)))
-        .collect();
+    let values = plan.key_values_of("k", &mut params);
     let sql = format!(
         "SELECT {}, {} FROM {} {filter} AND {} IN
            (SELECT {} FROM jsonb_array_elements(CAST({wanted} AS jsonb)) AS k)",
@@ -423,28 +434,22 @@ async fn in_key_order(
     if keys.len() < 2 {
         return Ok(keys.into_iter().cloned().collect());
     }
-    let array = format!(
+    let mut params = Params::default();
+    let array = params.text(&format!(
         "[{}]",
         keys.into_iter().cloned().collect::<Vec<_>>().join(",")
-    );
-    let order: Vec<String> = plan
-        .key
-        .iter()
-        .map(|(column, data_type)| {
-            format!(
-                "CAST(k ->> '{}' AS {data_type})",
-                column.replace('\'', "''")
-            )
-        })
-        .collect();
+    ));
+    let order = plan.key_values_of("k", &mut params);
     let sql = format!(
-        "SELECT k::text FROM jsonb_array_elements(CAST($1 AS jsonb)) AS k ORDER BY {}",
+        "SELECT k::text FROM jsonb_array_elements(CAST({array} AS jsonb)) AS k ORDER BY {}",
         order.join(", ")
     );
-    Ok(sqlx::query_scalar(&sql)
-        .bind(array)
-        .fetch_all(&mut *side.conn)
-        .await?)
+    use sqlx::Row;
+    let rows = bind(&sql, &params).fetch_all(&mut *side.conn).await?;
+    Ok(rows
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?)
 }
 
 fn json(table: &Table, text: &str) -> Result<serde_json::Value, DiffError> {
