@@ -26,7 +26,13 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use lens::testing::{admin_url, expected_facts, fixtures_dir};
+use nix::fcntl::{OFlag, open};
 use nix::libc;
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, unshare};
+use nix::sys::prctl::set_no_new_privs;
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid, chdir, chroot, setgid, setgroups, setuid};
 use serde_json::Value;
 
 /// Where lens's discovery looks for a PostgreSQL 18 client (Debian's layout, which the official
@@ -403,36 +409,6 @@ fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap()
 }
 
-/// Fails with the OS error of a libc call that returned -1.
-fn check(result: libc::c_int) -> std::io::Result<()> {
-    if result == -1 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// mount(2), callable between fork and exec: it allocates nothing.
-fn mount(
-    source: Option<&CStr>,
-    target: &CStr,
-    fstype: Option<&CStr>,
-    flags: libc::c_ulong,
-    data: Option<&CStr>,
-) -> std::io::Result<()> {
-    let pointer = |s: Option<&CStr>| s.map_or(std::ptr::null(), CStr::as_ptr);
-    // SAFETY: every pointer is null or a NUL-terminated string that outlives the call.
-    check(unsafe {
-        libc::mount(
-            pointer(source),
-            target.as_ptr(),
-            pointer(fstype),
-            flags,
-            pointer(data).cast(),
-        )
-    })
-}
-
 /// The devices a container runtime gives every container (runc's defaults, less the tty).
 const DEVICES: [&str; 5] = ["null", "zero", "full", "random", "urandom"];
 
@@ -485,47 +461,44 @@ impl Image {
             .env_clear()
             .envs(env.iter().cloned());
         let (bind, read_only) = (
-            libc::MS_BIND,
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+            MsFlags::MS_BIND,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
         );
-        // SAFETY: between fork and exec only system calls on strings made before the fork: no
-        // allocation, no lock.
+        let none: Option<&CStr> = None;
+        // SAFETY: between fork and exec only system calls on strings made before the fork (nix
+        // passes a CStr as it is): no allocation, no lock.
         unsafe {
             command.pre_exec(move || {
-                check(libc::unshare(libc::CLONE_NEWNS))?;
+                unshare(CloneFlags::CLONE_NEWNS)?;
                 // Nothing mounted here may reach the machine's mount table.
-                let private = libc::MS_REC | libc::MS_PRIVATE;
-                mount(None, c"/", None, private, None)?;
-                mount(Some(&root), &root, None, bind | libc::MS_REC, None)?;
-                mount(Some(&dumps), &uploads, None, bind, None)?;
-                mount(None, &uploads, None, read_only, None)?;
+                mount(
+                    none,
+                    c"/",
+                    none,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    none,
+                )?;
+                mount(Some(&*root), &*root, none, bind | MsFlags::MS_REC, none)?;
+                mount(Some(&*dumps), &*uploads, none, bind, none)?;
+                mount(none, &*uploads, none, read_only, none)?;
                 let tmpfs = Some(c"tmpfs");
-                mount(tmpfs, &tmp, tmpfs, 0, Some(c"mode=1777"))?;
-                mount(tmpfs, &dev, tmpfs, libc::MS_NOSUID, Some(c"mode=755"))?;
+                mount(tmpfs, &*tmp, tmpfs, MsFlags::empty(), Some(c"mode=1777"))?;
+                mount(tmpfs, &*dev, tmpfs, MsFlags::MS_NOSUID, Some(c"mode=755"))?;
                 for (host, target) in &devices {
-                    let created =
-                        libc::open(target.as_ptr(), libc::O_CREAT | libc::O_CLOEXEC, 0o666);
-                    check(created)?;
-                    check(libc::close(created))?;
-                    mount(Some(host), target, None, bind, None)?;
+                    let flags = OFlag::O_CREAT | OFlag::O_CLOEXEC;
+                    drop(open(&**target, flags, Mode::from_bits_truncate(0o666))?);
+                    mount(Some(&**host), &**target, none, bind, none)?;
                 }
-                let proc_flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-                mount(Some(c"proc"), &proc, Some(c"proc"), proc_flags, None)?;
-                mount(None, &root, None, read_only, None)?;
-                check(libc::chroot(root.as_ptr()))?;
-                check(libc::chdir(c"/".as_ptr()))?;
-                // prctl is variadic: its arguments are passed as the unsigned longs it reads.
-                let (on, unused): (libc::c_ulong, libc::c_ulong) = (1, 0);
-                check(libc::prctl(
-                    libc::PR_SET_NO_NEW_PRIVS,
-                    on,
-                    unused,
-                    unused,
-                    unused,
-                ))?;
-                check(libc::setgroups(0, std::ptr::null()))?;
-                check(libc::setgid(gid))?;
-                check(libc::setuid(uid))
+                let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+                mount(Some(c"proc"), &*proc, Some(c"proc"), proc_flags, none)?;
+                mount(none, &*root, none, read_only, none)?;
+                chroot(&*root)?;
+                chdir(c"/")?;
+                set_no_new_privs()?;
+                setgroups(&[])?;
+                setgid(Gid::from_raw(gid))?;
+                setuid(Uid::from_raw(uid))?;
+                Ok(())
             });
         }
         command
