@@ -76,7 +76,7 @@ export function layoutDiagram(diagram: Diagram): FlowGraph {
     ariaLabel: `Foreign key ${edge.name}: ${edge.from} (${edge.columns.join(', ')}) references ${edge.to} (${edge.referencedColumns.join(', ')})`,
     markerEnd: { type: MarkerType.ArrowClosed },
     // Dashes mark an optional key, but Skia dashes a path one dash at a time: a long edge of a
-    // large diagram seen close up took seconds a frame (docs/web-benchmark.md).
+    // large diagram seen close up took seconds a frame (the UI benchmark, `npm run bench`).
     className: ['er-edge', edge.optional && 'optional', edge.optional && !large && 'dashed'].filter(Boolean).join(' '),
   }));
   return { nodes, edges: flowEdges };
