@@ -448,6 +448,44 @@ async fn the_sql_console_reads_and_cannot_write_or_reach_another_dump() {
 }
 
 #[tokio::test]
+async fn what_a_dump_defines_runs_as_its_reader_never_as_the_admin() {
+    // A cast the dump defines, which comparing the composite column by its text form calls:
+    // it says who it runs as. As the server's admin it could read the server's files.
+    let dump = "SET client_encoding = 'UTF8';
+CREATE TYPE public.pair AS (a integer, b integer);
+CREATE FUNCTION public.pair_text(public.pair) RETURNS text LANGUAGE plpgsql
+    AS $$ BEGIN RAISE EXCEPTION 'ran as %', current_user; END $$;
+CREATE CAST (public.pair AS text) WITH FUNCTION public.pair_text(public.pair);
+CREATE TABLE public.pairs (id integer NOT NULL, p public.pair);
+COPY public.pairs (id, p) FROM stdin;
+1\t(1,2)
+\\.
+ALTER TABLE ONLY public.pairs ADD CONSTRAINT pairs_pkey PRIMARY KEY (id);
+";
+    let (status, created) = post(
+        "/api/v1/uploads",
+        serde_json::json!({"name": "casts.sql", "size": dump.len()}),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, done) = put_part(created["id"].as_str().unwrap(), dump.as_bytes(), None).await;
+    assert_eq!(status, 201, "{done}");
+    let (id, database) = ready("casts.sql").await;
+    let (status, problem) = get(&format!(
+        "/api/v1/dumps/{id}/databases/{database}/diff/{id}/{database}/data"
+    ))
+    .await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("ran as dl_{id}_r")),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_dump_drops_its_sandbox_and_forgets_it() {
     let (id, database) = ready("world.pg18.custom.dump").await;
     ok(&rows_path(&id, &database, "public.city", "limit=1")).await;

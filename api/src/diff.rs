@@ -36,12 +36,12 @@ const DIFF_STATEMENT_TIMEOUT: &str = "10min";
 /// usual timeout.
 async fn comparing(
     state: &AppState,
+    id: &str,
     database: &str,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, Problem> {
     let unavailable = |e: sqlx::Error| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
-    let mut tx = state
-        .readers
-        .pool(database)
+    let mut tx = crate::read::reader_pool(state, id, database)
+        .await?
         .begin()
         .await
         .map_err(unavailable)?;
@@ -57,12 +57,19 @@ async fn comparing(
 /// (dump, database, other dump, other database)
 type Pair = (String, String, String, String);
 
+/// A comparison query PostgreSQL refused (cut by its timeout, or failed in a function the
+/// dump defines) is about the data: 422; a connection that failed is ours: 503.
 fn diff_problem(err: DiffError) -> Problem {
     match err {
-        DiffError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("57014") => {
+        DiffError::Database(sqlx::Error::Database(db)) => {
+            let what = if db.code().as_deref() == Some("57014") {
+                "a comparison query ran out of time"
+            } else {
+                "a comparison query failed"
+            };
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                format!("a comparison query ran out of time: {}", db.message()),
+                format!("{what}: {}", db.message()),
             )
         }
         err => Problem::new(StatusCode::SERVICE_UNAVAILABLE, err.to_string()),
@@ -165,8 +172,8 @@ pub(crate) async fn data(
     let a = graph(&state, &id, &database).await?;
     let b = graph(&state, &other, &other_database).await?;
     let (mut conn_a, mut conn_b) = (
-        comparing(&state, &database).await?,
-        comparing(&state, &other_database).await?,
+        comparing(&state, &id, &database).await?,
+        comparing(&state, &other, &other_database).await?,
     );
     let options = DataDiffOptions {
         max_differences: max,
@@ -286,8 +293,8 @@ pub(crate) async fn table_rows(
         find_table(&b, &schema, &table)?,
     );
     let (mut conn_a, mut conn_b) = (
-        comparing(&state, &database).await?,
-        comparing(&state, &other_database).await?,
+        comparing(&state, &id, &database).await?,
+        comparing(&state, &other, &other_database).await?,
     );
     // Differences past this page are not looked for.
     let options = DataDiffOptions {

@@ -449,21 +449,21 @@ pub async fn serve(options: ApiOptions, ready: impl FnOnce(&str)) -> Result<(), 
         .fetch_one(&pool)
         .await
         .map_err(|e| admin_problem(&e))?;
-    let graphs = lens::store::Store::open(&admin)
+    let store = lens::store::Store::open(&admin)
         .await
         .map_err(|e| admin_problem(&e))?;
     let dumps = Dumps::watch(client, namespace).await?;
     let state = crate::AppState {
         pool,
         catalog: crate::catalog::Catalog::Kubernetes(dumps),
-        graphs,
+        store: store.clone(),
         access,
         uploads: crate::uploads::Uploads {
             dir: options.uploads_dir.clone(),
             max_bytes: options.max_upload_bytes,
             sending: Default::default(),
         },
-        readers: crate::read::Readers::new(admin),
+        readers: crate::read::Readers::new(admin, store),
         postgres_version,
         managed_postgres: false,
     };

@@ -16,6 +16,7 @@ use lens::browse::{self, BrowseError, Filter, Page, PageRequest};
 use lens::conninfo::ServerUrl;
 use lens::lifecycle::Phase;
 use lens::schema::{SchemaGraph, Table};
+use lens::store::Store;
 use lens::{er, relations};
 use serde::Deserialize;
 use sqlx::pool::PoolConnection;
@@ -38,107 +39,87 @@ type ReadyDump = (Instant, Vec<Database>);
 /// How long a dump found Ready is taken to be Ready without asking the store again.
 const READY_FOR: Duration = Duration::from_secs(1);
 
-/// Read-only connection pools to sandbox databases, made on first use: as the admin for the
-/// statements the API builds, and as each sandbox's reader for the SQL console; and the schema
-/// graphs of the sandboxes, kept once read.
+/// Read-only connection pools to sandbox databases, made on first use, each as its dump's
+/// reader; and the schema graphs of the sandboxes, kept once read.
 #[derive(Clone, Debug)]
 pub struct Readers {
     server: ServerUrl,
-    pools: Arc<Mutex<HashMap<String, PgPool>>>,
+    /// Where each dump's reader password is kept, the same for every replica of the API.
+    store: Store,
+    pools: Arc<tokio::sync::Mutex<HashMap<String, PgPool>>>,
     graphs: Arc<Mutex<HashMap<SandboxDatabase, Arc<SchemaGraph>>>>,
     /// The databases of dumps found Ready, and when.
     ready: Arc<Mutex<HashMap<String, ReadyDump>>>,
-    /// The console's pools by database, made with the reader's password once per process.
-    consoles: Arc<tokio::sync::Mutex<HashMap<String, PgPool>>>,
 }
 
 impl Readers {
-    /// Pools that connect to sandboxes on the server of `server` with its login.
-    pub fn new(server: ServerUrl) -> Self {
+    /// Pools that connect to sandboxes on the server of `server` (whose login makes the
+    /// readers), with the readers' passwords in `store`.
+    pub fn new(server: ServerUrl, store: Store) -> Self {
         Self {
             server,
+            store,
             pools: Arc::default(),
             graphs: Arc::default(),
             ready: Arc::default(),
-            consoles: Arc::default(),
         }
     }
 
     /// Lets go of everything kept for a deleted dump: its graphs and its connection pools.
     pub(crate) async fn forget(&self, id: &str, dump: &DumpInfo) {
-        let databases: Vec<String> = dump.databases.iter().map(|d| d.sandbox.clone()).collect();
         self.graphs
             .lock()
             .expect("not poisoned")
             .retain(|(dump, _), _| dump != id);
         self.ready.lock().expect("not poisoned").remove(id);
-        let mut pools = Vec::new();
-        {
-            let mut readers = self.pools.lock().expect("not poisoned");
-            pools.extend(databases.iter().filter_map(|d| readers.remove(d)));
-        }
-        let mut consoles = self.consoles.lock().await;
-        pools.extend(databases.iter().filter_map(|d| consoles.remove(d)));
-        for pool in pools {
-            pool.close().await;
+        let mut pools = self.pools.lock().await;
+        for database in &dump.databases {
+            if let Some(pool) = pools.remove(&database.sandbox) {
+                pool.close().await;
+            }
         }
     }
 
-    /// A pool of connections as the reader of sandbox `id` to `database`; the reader is made
-    /// (or its password renewed) for all of `databases` on first use.
-    async fn console(
+    /// A pool of connections to `database` (one of dump `id`'s `databases`) as the dump's
+    /// reader, which can read those databases and nothing else, in read-only transactions with
+    /// a statement timeout. Everything the API runs on a sandbox runs so: the SQL people type,
+    /// and the statements it builds, which can call what the dump defined (a cast to text, a
+    /// view's functions) and must not do so with the rights of the server's admin. The reader
+    /// is made (its password kept in the store) for all of `databases` on first use.
+    pub(crate) async fn pool(
         &self,
         id: &str,
         databases: &[String],
         database: &str,
     ) -> Result<PgPool, Problem> {
-        let mut consoles = self.consoles.lock().await;
-        if let Some(pool) = consoles.get(database) {
+        let mut pools = self.pools.lock().await;
+        if let Some(pool) = pools.get(database) {
             return Ok(pool.clone());
         }
-        let names = lens::sandbox::SandboxNames {
-            role: format!("{}{id}", lens::sandbox::PREFIX),
-            databases: databases.to_vec(),
-        };
-        let password = lens::sandbox::new_password();
-        lens::sandbox::ensure_reader(&self.server, &names, &password)
+        let reader = self
+            .store
+            .reader_login(&self.server, id, databases)
             .await
             .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
         for sandbox in databases {
-            let login = self
-                .server
-                .with_login(&names.reader(), &password)
-                .with_database(sandbox);
+            let login = reader.with_database(sandbox);
             let pool = PgPoolOptions::new()
-                .max_connections(2)
+                .max_connections(CONNECTIONS_PER_SANDBOX)
+                .min_connections(0)
                 .idle_timeout(Duration::from_secs(60))
-                .connect_lazy_with(login.connect_options().application_name("dumplens-console"));
-            consoles.insert(sandbox.clone(), pool);
+                .connect_lazy_with(
+                    // The reader's own settings say the same; these hold whatever they say.
+                    login
+                        .connect_options()
+                        .options([
+                            ("default_transaction_read_only", "on"),
+                            ("statement_timeout", STATEMENT_TIMEOUT),
+                        ])
+                        .application_name("dumplens-read"),
+                );
+            pools.insert(sandbox.clone(), pool);
         }
-        Ok(consoles[database].clone())
-    }
-
-    pub(crate) fn pool(&self, database: &str) -> PgPool {
-        let mut pools = self.pools.lock().expect("not poisoned");
-        pools
-            .entry(database.to_string())
-            .or_insert_with(|| {
-                let options = self
-                    .server
-                    .with_database(database)
-                    .connect_options()
-                    .options([
-                        ("default_transaction_read_only", "on"),
-                        ("statement_timeout", STATEMENT_TIMEOUT),
-                    ])
-                    .application_name("dumplens-read");
-                PgPoolOptions::new()
-                    .max_connections(CONNECTIONS_PER_SANDBOX)
-                    .min_connections(0)
-                    .idle_timeout(Duration::from_secs(60))
-                    .connect_lazy_with(options)
-            })
-            .clone()
+        Ok(pools[database].clone())
     }
 }
 
@@ -224,7 +205,7 @@ pub(crate) async fn graph(
         return Ok(graph.clone());
     }
     let graph = state
-        .graphs
+        .store
         .schema_graph(id, database)
         .await
         .map_err(crate::catalog::store_problem)?
@@ -409,17 +390,37 @@ async fn table_and_reader(
 ) -> Result<(Arc<SchemaGraph>, Table, PoolConnection<Postgres>), Problem> {
     let graph = graph(state, id, database).await?;
     let table = find_table(&graph, schema, table)?;
-    Ok((graph, table, reader(state, database).await?))
+    Ok((graph, table, reader(state, id, database).await?))
 }
 
-/// A read-only connection to `database`.
+/// The pool of dump `id`'s reader for `database`, one of its databases.
+pub(crate) async fn reader_pool(
+    state: &AppState,
+    id: &str,
+    database: &str,
+) -> Result<PgPool, Problem> {
+    let databases: Vec<String> = ready_databases(state, id)
+        .await?
+        .into_iter()
+        .map(|d| d.sandbox)
+        .collect();
+    if !databases.iter().any(|d| d == database) {
+        return Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("dump {id:?} has no database {database:?}"),
+        ));
+    }
+    state.readers.pool(id, &databases, database).await
+}
+
+/// A read-only connection to `database` of dump `id`, as its reader.
 pub(crate) async fn reader(
     state: &AppState,
+    id: &str,
     database: &str,
 ) -> Result<PoolConnection<Postgres>, Problem> {
-    state
-        .readers
-        .pool(database)
+    reader_pool(state, id, database)
+        .await?
         .acquire()
         .await
         .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
@@ -528,7 +529,7 @@ pub(crate) async fn search(
 ) -> Result<Json<lens::search::SearchResults>, Problem> {
     let query = crate::problem::query(query)?;
     let graph = graph(&state, &id, &database).await?;
-    let mut conn = reader(&state, &database).await?;
+    let mut conn = reader(&state, &id, &database).await?;
     let limit = query.limit.unwrap_or(50);
     lens::search::search(&mut conn, &graph, &query.q, limit, SEARCH_BUDGET)
         .await
@@ -559,16 +560,7 @@ pub(crate) async fn console(
 ) -> Result<Json<lens::console::ConsoleResult>, Problem> {
     let Json(request) = body.map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.body_text()))?;
     graph(&state, &id, &database).await?;
-    let databases: Vec<String> = ready_databases(&state, &id)
-        .await?
-        .into_iter()
-        .map(|d| d.sandbox)
-        .collect();
-    let pool = state.readers.console(&id, &databases, &database).await?;
-    let mut conn = pool
-        .acquire()
-        .await
-        .map_err(|e| Problem::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()))?;
+    let mut conn = reader(&state, &id, &database).await?;
     let max_rows = request.max_rows.unwrap_or(1000);
     lens::console::run(&mut conn, &request.sql, request.explain, max_rows)
         .await

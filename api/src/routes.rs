@@ -20,8 +20,9 @@ pub struct AppState {
     pub pool: PgPool,
     /// The dumps this server serves.
     pub(crate) catalog: Catalog,
-    /// The schema graphs of restored databases.
-    pub graphs: Store,
+    /// The metadata store: schema graphs of restored databases, readers'
+    /// passwords.
+    pub store: Store,
     /// Who may call the API.
     pub access: crate::access::Access,
     /// Where uploaded files go.

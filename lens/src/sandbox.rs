@@ -153,9 +153,9 @@ pub async fn drop_all(admin: &mut PgConnection, names: &SandboxNames) -> Result<
     run(admin, format!("DROP ROLE IF EXISTS {}", names.role)).await
 }
 
-/// Makes (or gives a new password to) the sandbox's reader: a login that may only read the
-/// sandbox databases, always in read-only transactions with a statement timeout, for SQL
-/// typed by a person. Its databases' privileges go with them when they are dropped.
+/// Makes (or sets the password of) the sandbox's reader: a login that may only read the
+/// sandbox databases, always in read-only transactions with a statement timeout; everything
+/// the API runs on a sandbox runs as it. Its databases' privileges go with them when they are dropped.
 /// `admin` must be a superuser (it grants on the owner's behalf, and BYPASSRLS, so the reader
 /// sees every row as the owner does).
 pub async fn ensure_reader(
@@ -176,10 +176,12 @@ pub async fn ensure_reader(
                 source,
             })?;
     let verb = if exists { "ALTER" } else { "CREATE" };
+    // A backstop well above what the API opens (8 connections per database and replica).
+    let limit = 32 * names.databases.len().max(1);
     run(
         &mut conn,
         format!(
-            "{verb} ROLE {reader} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS NOINHERIT CONNECTION LIMIT 8 PASSWORD '{password}'"
+            "{verb} ROLE {reader} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION BYPASSRLS NOINHERIT CONNECTION LIMIT {limit} PASSWORD '{password}'"
         ),
     )
     .await?;

@@ -1,6 +1,7 @@
 //! The metadata store, in a database of its own (`dumplens`) on the server that holds the
-//! sandboxes: one record per dump of the standalone server, and the schema graph of every
-//! restored database in either mode (on Kubernetes the Dump resource is the record).
+//! sandboxes: one record per dump of the standalone server, the schema graph of every restored
+//! database in either mode (on Kubernetes the Dump resource is the record), and each dump's
+//! reader password.
 
 use std::path::PathBuf;
 
@@ -28,6 +29,8 @@ pub enum StoreError {
         database: String,
         source: sqlx::Error,
     },
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 /// One dump as the store keeps it.
@@ -294,6 +297,23 @@ impl Store {
         Ok(graph.map(|g| g.0))
     }
 
+    /// The login of dump `id`'s reader, which can only read the dump's sandbox `databases`:
+    /// made, or given the password kept here, by `admin` (a superuser).
+    pub async fn reader_login(
+        &self,
+        admin: &ServerUrl,
+        id: &str,
+        databases: &[String],
+    ) -> Result<ServerUrl, StoreError> {
+        let names = crate::sandbox::SandboxNames {
+            role: format!("{}{id}", crate::sandbox::PREFIX),
+            databases: databases.to_vec(),
+        };
+        let password = self.reader_password(id).await?;
+        crate::sandbox::ensure_reader(admin, &names, &password).await?;
+        Ok(admin.with_login(&names.reader(), &password))
+    }
+
     /// Forgets dump `id` and its schema graphs, if it is settled (Ready, Failed or Expired): a
     /// restore under way owns its record until it ends. Returns the record forgotten; `None`
     /// when there was none or it is still in progress (see [`Store::get`] for which).
@@ -305,20 +325,46 @@ impl Store {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM schema_graphs WHERE dump_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        forget_sandbox(&mut tx, id).await?;
         tx.commit().await?;
         Ok(record)
     }
 
-    /// Forgets the schema graphs of dump `id` (none is fine).
-    pub async fn delete_schema_graphs(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM schema_graphs WHERE dump_id = $1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Forgets what was recorded of dump `id`'s sandbox: its schema graphs and its reader's
+    /// password (none is fine).
+    pub async fn forget_sandbox(&self, id: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        forget_sandbox(&mut tx, id).await?;
+        tx.commit().await?;
         Ok(())
     }
+
+    /// The password of dump `id`'s reader role: made (random, as [`crate::sandbox::new_password`]
+    /// makes them) on first use and the same from then on, whichever process asks.
+    pub async fn reader_password(&self, id: &str) -> Result<String, StoreError> {
+        sqlx::query(
+            "INSERT INTO reader_passwords (dump_id, password) VALUES ($1, $2)
+             ON CONFLICT (dump_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(crate::sandbox::new_password())
+        .execute(&self.pool)
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT password FROM reader_passwords WHERE dump_id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}
+
+async fn forget_sandbox(tx: &mut PgConnection, id: &str) -> Result<(), StoreError> {
+    for table in ["schema_graphs", "reader_passwords"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE dump_id = $1"))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
 }

@@ -642,7 +642,7 @@ async fn drop_sandbox(dump: &Dump, context: &Context) -> Result<(), Error> {
     let mut admin = context.admin.acquire().await?;
     let names = sandbox::names_on_server(&mut admin, &id).await?;
     sandbox::drop_all(&mut admin, &names).await?;
-    context.store.delete_schema_graphs(&id).await?;
+    context.store.forget_sandbox(&id).await?;
     let secrets: Api<Secret> = namespaced(context, dump);
     ignore_missing(
         secrets

@@ -44,7 +44,7 @@ async fn sweep(context: &Context) -> Result<usize, Error> {
     for id in on_server.into_iter().filter(|id| !owned.contains(id)) {
         let names = sandbox::names_on_server(&mut admin, &id).await?;
         sandbox::drop_all(&mut admin, &names).await?;
-        context.store.delete_schema_graphs(&id).await?;
+        context.store.forget_sandbox(&id).await?;
         dropped += 1;
     }
     Ok(dropped)

@@ -189,8 +189,8 @@ pub async fn serve(options: ServeOptions, ready: impl FnOnce(&str)) -> Result<()
             max_bytes: options.max_upload_bytes,
             sending: Default::default(),
         },
-        readers: crate::read::Readers::new(admin),
-        graphs: store,
+        readers: crate::read::Readers::new(admin, store.clone()),
+        store,
         postgres_version,
         managed_postgres: cluster.is_some(),
     };
