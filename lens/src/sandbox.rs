@@ -166,6 +166,17 @@ pub async fn ensure_reader(
     debug_assert!(password.bytes().all(|b| b.is_ascii_hexdigit()));
     let reader = names.reader();
     let mut conn = connect(&admin.connect_options()).await?;
+    // One at a time per reader, across processes (the API's first read and the fingerprints
+    // after Ready ask at once): concurrent CREATE ROLEs or GRANTs on one object fail. Held
+    // until this connection closes.
+    sqlx::query("SELECT pg_catalog.pg_advisory_lock(pg_catalog.hashtext($1))")
+        .bind(&reader)
+        .execute(&mut conn)
+        .await
+        .map_err(|source| SandboxError::Server {
+            action: "waiting for the reader role's lock".into(),
+            source,
+        })?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = $1)")
             .bind(&reader)
@@ -228,6 +239,8 @@ pub async fn ensure_reader(
             .await?;
         }
     }
+    // Lets the lock go.
+    let _ = conn.close().await;
     Ok(())
 }
 

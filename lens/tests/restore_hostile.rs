@@ -507,3 +507,34 @@ async fn a_dump_that_grows_past_the_size_limit_is_stopped_and_removed() {
     assert!(matches!(err, RestoreError::TooBig { .. }), "{err}");
     assert_eq!(lens::testing::sandbox_objects(&id).await, 0);
 }
+
+#[tokio::test]
+async fn a_reader_made_by_several_processes_at_once_is_made_once() {
+    // The API's first read and the fingerprints taken after Ready ask for the reader at the
+    // same moment (two processes on Kubernetes): each must succeed, with the same password.
+    let names = SandboxNames::new(&sandbox::new_id(), 1).unwrap();
+    sandbox::create(&mut admin().await, &names, &sandbox::new_password())
+        .await
+        .unwrap();
+    let password = sandbox::new_password();
+    let admin_url = admin_server_url();
+    let made = futures::future::join_all(
+        (0..6).map(|_| sandbox::ensure_reader(&admin_url, &names, &password)),
+    )
+    .await;
+    assert!(made.iter().all(Result::is_ok), "{made:?}");
+    let reader = admin_url
+        .with_login(&names.reader(), &password)
+        .with_database(&names.databases[0]);
+    let mut conn = PgConnection::connect_with(&reader.connect_options())
+        .await
+        .unwrap();
+    let read_only: String = sqlx::query_scalar("SHOW default_transaction_read_only")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(read_only, "on");
+    conn.close().await.unwrap();
+    sandbox::drop_all(&mut admin().await, &names).await.unwrap();
+    assert_eq!(lens::testing::sandbox_objects(&names.role[3..]).await, 0);
+}
