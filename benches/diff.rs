@@ -1,14 +1,16 @@
 //! Comparing two copies of a 5M-row table in two databases, with 100 changed rows spread over
-//! the key range and with none: the exact diff (`lens::diff::table_data_diff`) against a naive
-//! baseline that fetches both tables in key order and compares them row by row, and against
-//! `SELECT count(*)` of both; and the peak memory of this process, which runs the diff.
+//! the key range and with none: the exact diff (`lens::diff::table_data_diff`) from both
+//! tables' fingerprints (as every restore takes them, after Ready), and reading both tables
+//! (before the fingerprints are there), against a naive baseline that fetches both tables in
+//! key order and compares them row by row, and against `SELECT count(*)` of both; the time the
+//! fingerprints take; and the peak memory of this process, which runs the diffs.
 //!
 //! `cargo bench --bench diff`; `DUMPLENS_BENCH_ROWS` (5,000,000) changes the size.
 
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use lens::diff::{DataDiffOptions, table_data_diff};
+use lens::diff::{DataDiffOptions, fingerprint, table_data_diff};
 use lens::testing::{admin_server_url, env_number};
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -116,45 +118,67 @@ async fn main() {
             .unwrap();
             b.execute("VACUUM ANALYZE big").await.unwrap();
         }
+        // As the restores of the two dumps would, once each was Ready.
+        let started = Instant::now();
+        let (fingerprint_a, fingerprint_b) =
+            tokio::join!(fingerprint(&mut a, &table_a), fingerprint(&mut b, &table_b));
+        let fingerprinting = started.elapsed();
+        let (fingerprint_a, fingerprint_b) = (fingerprint_a.unwrap(), fingerprint_b.unwrap());
+        let fingerprints = (fingerprint_a.as_ref(), fingerprint_b.as_ref());
         let mut counts = Vec::new();
-        let mut exact = Vec::new();
+        // From fingerprints, and reading both tables.
+        let mut exact = [Vec::new(), Vec::new()];
         let mut naives = Vec::new();
-        let mut found = (0, 0);
+        let mut found = [0; 3];
         for _ in 0..2 {
             let started = Instant::now();
             let (na, nb) = (count(&mut a).await, count(&mut b).await);
             counts.push(started.elapsed());
             assert_eq!((na, nb), (rows, rows));
 
-            let started = Instant::now();
-            let diff = table_data_diff(
-                &mut a,
-                &table_a,
-                &mut b,
-                &table_b,
-                &DataDiffOptions::default(),
-            )
-            .await
-            .unwrap();
-            exact.push(started.elapsed());
-            found.0 = diff.changed;
+            for (way, fingerprints) in [fingerprints, (None, None)].into_iter().enumerate() {
+                let started = Instant::now();
+                let diff = table_data_diff(
+                    &mut a,
+                    &table_a,
+                    &mut b,
+                    &table_b,
+                    fingerprints,
+                    &DataDiffOptions::default(),
+                )
+                .await
+                .unwrap();
+                exact[way].push(started.elapsed());
+                assert_eq!(diff.from_fingerprints, fingerprints.0.is_some());
+                found[way] = diff.changed;
+            }
 
             let started = Instant::now();
-            found.1 = naive(&mut a, &mut b).await;
+            found[2] = naive(&mut a, &mut b).await;
             naives.push(started.elapsed());
         }
-        assert_eq!(found, (changed, changed), "both find every change");
+        assert_eq!(found, [changed; 3], "all find every change");
         let best = |d: &[Duration]| d.iter().min().copied().unwrap();
-        let (counts, exact, naives) = (best(&counts), best(&exact), best(&naives));
+        let (counts, naives) = (best(&counts), best(&naives));
         let target = if changed == 0 { 5.0 } else { 8.0 };
         println!(
-            "  {changed} changed rows: exact diff {} | naive fetch-and-compare {} ({:.1}x faster; target >= 10x) | count(*) of both {} (diff / counts {:.1}x; target <= {target}x)",
-            secs(exact),
+            "  {changed} changed rows: naive fetch-and-compare {} | count(*) of both {} | fingerprints of both (once per restore) {}",
             secs(naives),
-            naives.as_secs_f64() / exact.as_secs_f64(),
             secs(counts),
-            exact.as_secs_f64() / counts.as_secs_f64(),
+            secs(fingerprinting),
         );
+        for (how, times) in ["from fingerprints", "reading both tables"]
+            .iter()
+            .zip(&exact)
+        {
+            let exact = best(times);
+            println!(
+                "    exact diff {how}: {} ({:.1}x faster than naive; target >= 10x) (diff / counts {:.2}x; target <= {target}x)",
+                secs(exact),
+                naives.as_secs_f64() / exact.as_secs_f64(),
+                exact.as_secs_f64() / counts.as_secs_f64(),
+            );
+        }
     }
     println!(
         "  peak RSS of the process running the diffs: {:.1} MiB (before them {baseline_rss:.1} MiB; target < 200 MB)",

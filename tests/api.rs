@@ -881,6 +881,20 @@ async fn pagila_against_pagila_v2_schema_data_and_rows() {
         .collect();
     assert_eq!(ids, [5, 77, 599]);
     assert_eq!(first["changes"][0]["columns"][0], "email");
+    // Once both restores' fingerprints are stored (taken after Ready), the same rows come from
+    // them rather than from reading both tables whole.
+    let rental = format!("{base}/tables/public/rental/rows");
+    let mut from_fingerprints = ok(&rental).await;
+    for _ in 0..600 {
+        if from_fingerprints["fromFingerprints"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        from_fingerprints = ok(&rental).await;
+    }
+    assert_eq!(from_fingerprints["fromFingerprints"], true);
+    assert_eq!(from_fingerprints["changes"][0]["key"]["rental_id"], 15999);
+    assert_eq!(from_fingerprints["changed"], 1);
 
     for (query, says) in [
         ("?limit=0", "limit"),

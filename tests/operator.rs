@@ -187,16 +187,29 @@ async fn gone(ns: &str, kind: &str, name: &str) {
     .await;
 }
 
-async fn stored_schema_graphs(id: &str) -> i64 {
+/// Rows of dump `id` in `table` of the metadata store.
+async fn stored(table: &str, id: &str) -> i64 {
     let url = admin_server_url().with_database(lens::store::DATABASE);
     let mut conn = PgConnection::connect_with(&url.connect_options())
         .await
         .unwrap();
-    sqlx::query_scalar("SELECT count(*) FROM schema_graphs WHERE dump_id = $1")
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE dump_id = $1"))
         .bind(id)
         .fetch_one(&mut conn)
         .await
         .unwrap()
+}
+
+/// Waits until the operator has stored fingerprints of dump `id` (it takes them after Ready,
+/// as the dump's reader, which it makes for that).
+async fn wait_fingerprinted(id: &str) {
+    for _ in 0..300 {
+        if stored("fingerprints", id).await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no fingerprints of {id} were stored");
 }
 
 #[tokio::test]
@@ -240,7 +253,7 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
     assert_facts(&dump, "world").await;
 
     let id = sandbox_id(&dump);
-    assert_eq!(stored_schema_graphs(&id).await, 1);
+    assert_eq!(stored("schema_graphs", &id).await, 1);
     let events = e2e::kubectl(
         &[
             "get",
@@ -284,10 +297,12 @@ async fn a_url_dump_becomes_ready_and_leaves_nothing_when_deleted() {
         .unwrap();
     assert!(health.status().is_success());
 
-    assert_eq!(sandbox_objects(&id).await, 2, "role and database");
+    wait_fingerprinted(&id).await;
+    assert_eq!(sandbox_objects(&id).await, 3, "role, reader and database");
     delete(&ns, "world");
     assert_eq!(sandbox_objects(&id).await, 0);
-    assert_eq!(stored_schema_graphs(&id).await, 0);
+    assert_eq!(stored("fingerprints", &id).await, 0);
+    assert_eq!(stored("schema_graphs", &id).await, 0);
     assert!(
         !exists(&ns, "secret", &format!("dl-{id}")),
         "the Secret outlived its Dump"
@@ -482,7 +497,12 @@ async fn an_operator_killed_mid_restore_finishes_it_once_after_a_restart() {
     let dump = wait_ready(&ns, "slow");
     assert_facts(&dump, "chinook").await;
     assert_eq!(uid_of_job(), first_job, "the restore Job was made again");
-    assert_eq!(sandbox_objects(&id).await, 2, "one role, one database");
+    wait_fingerprinted(&id).await;
+    assert_eq!(
+        sandbox_objects(&id).await,
+        3,
+        "one role, its reader, one database"
+    );
     delete(&ns, "slow");
 }
 
@@ -586,7 +606,7 @@ async fn a_pg_dumpall_file_gets_a_sandbox_database_for_each_database() {
     }
     assert_eq!(dump["status"]["tables"], tables);
     let id = sandbox_id(&dump);
-    assert_eq!(stored_schema_graphs(&id).await, databases.len() as i64);
+    assert_eq!(stored("schema_graphs", &id).await, databases.len() as i64);
     // The first Job found out how many databases were needed; only the second is left.
     gone(&ns, "job", &format!("dl-{id}-restore")).await;
     delete(&ns, "cluster");

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use lens::diff::{DataDiffOptions, DiffError, SchemaDiff, TableDataDiff};
+use lens::diff::{DataDiffOptions, DiffError, Fingerprint, SchemaDiff, TableDataDiff};
 use serde::{Deserialize, Serialize};
 
 use crate::Problem;
@@ -56,6 +56,26 @@ async fn comparing(
 
 /// (dump, database, other dump, other database)
 type Pair = (String, String, String, String);
+
+/// The fingerprints of `table` taken after the restores of A and B, each given as (dump,
+/// database); either is `None` while it has not been taken.
+async fn fingerprints(
+    state: &AppState,
+    a: (&str, &str),
+    b: (&str, &str),
+    table: &lens::schema::Table,
+) -> Result<(Option<Fingerprint>, Option<Fingerprint>), Problem> {
+    let stored = |(id, database)| {
+        state
+            .store
+            .fingerprint(id, database, &table.schema, &table.name)
+    };
+    let (a, b) = tokio::join!(stored(a), stored(b));
+    Ok((
+        a.map_err(crate::catalog::store_problem)?,
+        b.map_err(crate::catalog::store_problem)?,
+    ))
+}
 
 /// A comparison query PostgreSQL refused (cut by its timeout, or failed in a function the
 /// dump defines) is about the data: 422; a connection that failed is ours: 503.
@@ -216,10 +236,18 @@ pub(crate) async fn data(
         let Some(table_b) = b.table(&table_a.schema, &table_a.name) else {
             continue;
         };
-        let diff =
-            lens::diff::table_data_diff(&mut conn_a, table_a, &mut conn_b, table_b, &options)
-                .await
-                .map_err(diff_problem)?;
+        let (fingerprint_a, fingerprint_b) =
+            fingerprints(&state, (&id, &database), (&other, &other_database), table_a).await?;
+        let diff = lens::diff::table_data_diff(
+            &mut conn_a,
+            table_a,
+            &mut conn_b,
+            table_b,
+            (fingerprint_a.as_ref(), fingerprint_b.as_ref()),
+            &options,
+        )
+        .await
+        .map_err(diff_problem)?;
         summary.tables.push(TableSummary {
             schema: diff.schema,
             table: diff.table,
@@ -301,10 +329,23 @@ pub(crate) async fn table_rows(
         max_differences: offset + limit,
         ..DataDiffOptions::default()
     };
-    let mut diff =
-        lens::diff::table_data_diff(&mut conn_a, &table_a, &mut conn_b, &table_b, &options)
-            .await
-            .map_err(diff_problem)?;
+    let (fingerprint_a, fingerprint_b) = fingerprints(
+        &state,
+        (&id, &database),
+        (&other, &other_database),
+        &table_a,
+    )
+    .await?;
+    let mut diff = lens::diff::table_data_diff(
+        &mut conn_a,
+        &table_a,
+        &mut conn_b,
+        &table_b,
+        (fingerprint_a.as_ref(), fingerprint_b.as_ref()),
+        &options,
+    )
+    .await
+    .map_err(diff_problem)?;
     diff.changes = diff.changes.into_iter().skip(offset).take(limit).collect();
     Ok(Json(diff))
 }

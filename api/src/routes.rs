@@ -20,7 +20,7 @@ pub struct AppState {
     pub pool: PgPool,
     /// The dumps this server serves.
     pub(crate) catalog: Catalog,
-    /// The metadata store: schema graphs of restored databases, readers'
+    /// The metadata store: schema graphs and fingerprints of restored databases, readers'
     /// passwords.
     pub store: Store,
     /// Who may call the API.

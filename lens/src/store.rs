@@ -1,7 +1,7 @@
 //! The metadata store, in a database of its own (`dumplens`) on the server that holds the
-//! sandboxes: one record per dump of the standalone server, the schema graph of every restored
-//! database in either mode (on Kubernetes the Dump resource is the record), and each dump's
-//! reader password.
+//! sandboxes: one record per dump of the standalone server, and the schema graph and table
+//! fingerprints of every restored database in either mode (on Kubernetes the Dump resource is
+//! the record).
 
 use std::path::PathBuf;
 
@@ -314,6 +314,102 @@ impl Store {
         Ok(admin.with_login(&names.reader(), &password))
     }
 
+    /// Takes the fingerprint ([`crate::diff::fingerprint`]) of every table that has one in the
+    /// sandbox `databases` of dump `id` (whose schema graphs are stored), as the dump's reader
+    /// (a fingerprint hashes every column, by functions the dump may define), and stores them a
+    /// table at a time; returns how many. A table whose fingerprint fails is logged and left
+    /// out. Tables stored already are skipped, so this can run again after an interruption.
+    pub async fn record_fingerprints(
+        &self,
+        admin: &ServerUrl,
+        id: &str,
+        databases: &[String],
+    ) -> Result<usize, StoreError> {
+        let reader = self.reader_login(admin, id, databases).await?;
+        let mut recorded = 0;
+        for database in databases {
+            let Some(graph) = self.schema_graph(id, database).await? else {
+                continue;
+            };
+            let mut conn =
+                PgConnection::connect_with(&reader.with_database(database).connect_options())
+                    .await?;
+            // One grouped pass over the largest table may take longer than the reader's
+            // usual 10 s.
+            conn.execute("SET statement_timeout = '1h'").await?;
+            for table in graph.tables.iter().filter(|t| t.kind != "partitioned") {
+                if self
+                    .fingerprint(id, database, &table.schema, &table.name)
+                    .await?
+                    .is_some()
+                {
+                    continue;
+                }
+                let fingerprint = match crate::diff::fingerprint(&mut conn, table).await {
+                    Ok(Some(fingerprint)) => fingerprint,
+                    Ok(None) => continue,
+                    // A function of the dump's failed (a cast, a type's hash): this table is
+                    // diffed by reading it; the others are still fingerprinted.
+                    Err(err) => {
+                        tracing::warn!(%id, %database, schema = %table.schema, table = %table.name, %err, "table not fingerprinted");
+                        continue;
+                    }
+                };
+                sqlx::query(
+                    "INSERT INTO fingerprints (dump_id, database, schema_name, table_name,
+                         key_column, row_hash, shift, buckets, row_counts, hashes)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(database)
+                .bind(&table.schema)
+                .bind(&table.name)
+                .bind(&fingerprint.key)
+                .bind(&fingerprint.row_hash)
+                .bind(fingerprint.shift)
+                .bind(&fingerprint.buckets)
+                .bind(&fingerprint.rows)
+                .bind(&fingerprint.hashes)
+                .execute(&self.pool)
+                .await?;
+                recorded += 1;
+            }
+            let _ = conn.close().await;
+        }
+        Ok(recorded)
+    }
+
+    /// The stored fingerprint of `schema.table` in sandbox database `database` of dump `id`.
+    pub async fn fingerprint(
+        &self,
+        id: &str,
+        database: &str,
+        schema: &str,
+        table: &str,
+    ) -> Result<Option<crate::diff::Fingerprint>, StoreError> {
+        type Stored = (String, String, i32, Vec<i64>, Vec<i64>, Vec<i64>);
+        let stored: Option<Stored> = sqlx::query_as(
+            "SELECT key_column, row_hash, shift, buckets, row_counts, hashes FROM fingerprints
+             WHERE dump_id = $1 AND database = $2 AND schema_name = $3 AND table_name = $4",
+        )
+        .bind(id)
+        .bind(database)
+        .bind(schema)
+        .bind(table)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(stored.map(
+            |(key, row_hash, shift, buckets, rows, hashes)| crate::diff::Fingerprint {
+                key,
+                row_hash,
+                shift,
+                buckets,
+                rows,
+                hashes,
+            },
+        ))
+    }
+
     /// Forgets dump `id` and its schema graphs, if it is settled (Ready, Failed or Expired): a
     /// restore under way owns its record until it ends. Returns the record forgotten; `None`
     /// when there was none or it is still in progress (see [`Store::get`] for which).
@@ -330,8 +426,8 @@ impl Store {
         Ok(record)
     }
 
-    /// Forgets what was recorded of dump `id`'s sandbox: its schema graphs and its reader's
-    /// password (none is fine).
+    /// Forgets what was recorded of dump `id`'s sandbox: its schema graphs (and with them the
+    /// fingerprints) and its reader's password (none is fine).
     pub async fn forget_sandbox(&self, id: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         forget_sandbox(&mut tx, id).await?;

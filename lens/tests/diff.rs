@@ -2,12 +2,15 @@
 //! changes EXPECTED.json lists (the one past the first 10,000 rows too) and nothing else; and
 //! made-up tables: no key, NULLs, a type change, a million rows with a handful of changes.
 
-use lens::diff::{DataDiffOptions, RowChangeKind, TableDataDiff, table_data_diff};
+use lens::diff::{DataDiffOptions, RowChangeKind, TableDataDiff, fingerprint, table_data_diff};
 use lens::schema::SchemaGraph;
 use lens::testing::{connect, restored};
 use serde_json::json;
 use sqlx::{Connection, Executor};
 
+/// The diffs of every table both databases have, each made twice: reading the tables, and
+/// from both sides' fingerprints (where they can be used), which must find the same. The
+/// second is returned.
 async fn diff_tables(
     a: (&str, &SchemaGraph),
     b: (&str, &SchemaGraph),
@@ -22,10 +25,36 @@ async fn diff_tables(
         let Some(table_b) = b.1.table(&table_a.schema, &table_a.name) else {
             continue;
         };
-        let diff = table_data_diff(&mut conn_a, table_a, &mut conn_b, table_b, options)
-            .await
-            .unwrap();
-        diffs.push(diff);
+        let read = table_data_diff(
+            &mut conn_a,
+            table_a,
+            &mut conn_b,
+            table_b,
+            (None, None),
+            options,
+        )
+        .await
+        .unwrap();
+        assert!(!read.from_fingerprints);
+        let fingerprint_a = fingerprint(&mut conn_a, table_a).await.unwrap();
+        let fingerprint_b = fingerprint(&mut conn_b, table_b).await.unwrap();
+        let fingerprinted = table_data_diff(
+            &mut conn_a,
+            table_a,
+            &mut conn_b,
+            table_b,
+            (fingerprint_a.as_ref(), fingerprint_b.as_ref()),
+            options,
+        )
+        .await
+        .unwrap();
+        let found = |diff: &TableDataDiff| TableDataDiff {
+            ranges_compared: 0,
+            from_fingerprints: false,
+            ..diff.clone()
+        };
+        assert_eq!(found(&fingerprinted), found(&read), "{}", table_a.name);
+        diffs.push(fingerprinted);
     }
     diffs
 }
@@ -95,6 +124,8 @@ async fn pagila_v2_differs_from_pagila_exactly_as_expected() {
             .contains(&"return_date".to_string())
     );
     assert!(rental.rows_in_a > 10_000);
+    // Keyed by one integer column each: compared from their fingerprints.
+    assert!(rental.from_fingerprints && customer.from_fingerprints);
 
     let payment = by_name("payment_p2007_04");
     assert_eq!((payment.added, payment.removed, payment.changed), (0, 1, 0));
@@ -209,6 +240,34 @@ async fn a_million_rows_with_a_handful_of_changes() {
     assert!(changed.contains(&(json!({"id": 500000}), vec!["label".to_string()])));
     // Only the ranges that differ were cut: far fewer than a scan of every leaf.
     assert!(diff.ranges_compared < 200, "{}", diff.ranges_compared);
+    assert!(diff.from_fingerprints);
+}
+
+#[tokio::test]
+async fn fingerprints_of_tables_of_different_sizes_are_compared_bucket_by_bucket() {
+    // B's keys reach much further, so its buckets are wider than A's: A's are merged into them.
+    // Negative keys are bucketed like the rest.
+    let a = "CREATE TABLE spread (id int8 PRIMARY KEY, v text);
+             INSERT INTO spread SELECT i, 'v' || i FROM generate_series(-20000, 20000) i;";
+    let b = format!(
+        "{a} UPDATE spread SET v = 'changed' WHERE id = -15000; DELETE FROM spread WHERE id = 0;
+             INSERT INTO spread SELECT 1000000000 + i * 1000, 'far' FROM generate_series(1, 5000) i;"
+    );
+    let options = DataDiffOptions {
+        max_differences: 10_000,
+        ..DataDiffOptions::default()
+    };
+    let diff = one_table_diff(a, &b, &options).await;
+    assert!(diff.from_fingerprints);
+    assert_eq!(
+        (diff.added, diff.removed, diff.changed),
+        (5000, 1, 1),
+        "{:?}",
+        (diff.added, diff.removed, diff.changed)
+    );
+    assert_eq!((diff.rows_in_a, diff.rows_in_b), (40_001, 45_000));
+    assert_eq!(keys(&diff, RowChangeKind::Changed), [json!({"id": -15000})]);
+    assert_eq!(keys(&diff, RowChangeKind::Removed), [json!({"id": 0})]);
 }
 
 #[tokio::test]
@@ -229,6 +288,8 @@ async fn nulls_type_changes_and_a_stop_after_enough_differences() {
         diff.changes.iter().all(|c| c.columns == ["note"]),
         "{diff:#?}"
     );
+    // v is hashed as text here (its types differ), unlike in either fingerprint.
+    assert!(!diff.from_fingerprints);
 
     let many = "UPDATE t SET note = 'all'";
     let options = DataDiffOptions {

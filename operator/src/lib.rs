@@ -388,6 +388,19 @@ async fn ready(
     let action = requeue_at(next.expires_at.as_ref());
     write_status(dump, context, next).await?;
     release_job(context, dump, &job.name_any()).await?;
+    // Once Ready: diffs until this is done read whole tables; a failure here (the Dump deleted
+    // meanwhile, the operator restarted) costs only that.
+    let (store, admin, databases) = (
+        context.store.clone(),
+        context.config.admin.clone(),
+        names.databases.clone(),
+    );
+    tokio::spawn(async move {
+        match store.record_fingerprints(&admin, &id, &databases).await {
+            Ok(tables) => tracing::info!(%id, tables, "tables fingerprinted"),
+            Err(err) => tracing::warn!(%id, %err, "tables not fingerprinted"),
+        }
+    });
     Ok(action)
 }
 

@@ -218,6 +218,18 @@ impl Worker {
                     Ok(()) => {
                         store.apply(id, &Event::Analyzed).await?;
                         tracing::info!(%id, name = %record.name, "dump is ready");
+                        // Diffs until this is done read whole tables; a failure here (the
+                        // dump deleted meanwhile) costs only that.
+                        let started = std::time::Instant::now();
+                        match store
+                            .record_fingerprints(&self.inner.admin, id, &databases)
+                            .await
+                        {
+                            Ok(tables) => {
+                                tracing::info!(%id, tables, seconds = started.elapsed().as_secs_f64(), "tables fingerprinted");
+                            }
+                            Err(err) => tracing::warn!(%id, %err, "tables not fingerprinted"),
+                        }
                     }
                     Err(reason) => self.fail(id, reason).await?,
                 }

@@ -8,6 +8,11 @@
 //! whose hashes differ. The first range is the whole table, so an unchanged table costs one
 //! pass per side. A table without a key is compared as a multiset of row hashes.
 //!
+//! A table keyed by one integer column can be fingerprinted once ([`fingerprint`]): the count
+//! and hash of every bucket of keys, in one pass. Restored sandboxes never change, so the server
+//! takes them after each restore, and a diff of two fingerprinted tables starts from the buckets
+//! that differ instead of reading both tables.
+//!
 //! A row's hash combines each compared column's hash by its type's own hash function (the text
 //! form where a type has none, depends on the database's OIDs, or differs between the sides),
 //! so a type change that keeps every value (varchar(50) to text) changes no row.
@@ -99,6 +104,9 @@ pub struct TableDataDiff {
     pub complete: bool,
     /// Key ranges whose counts and hashes were compared.
     pub ranges_compared: u64,
+    /// Whether both sides' fingerprints (taken once each, after the restore) were compared
+    /// rather than reading both tables whole.
+    pub from_fingerprints: bool,
 }
 
 impl TableDataDiff {
@@ -530,16 +538,13 @@ async fn hash_functions(
 
 /// For each compared column, the hash function both sides use: only when the column has the
 /// same type and collation on both and both resolve the same function (a domain of the same
-/// name may be over another type there), else `None` (its text form). The resulting row hash
-/// is tried on a row of each side, in a transaction (a savepoint inside the caller's) that is
-/// rolled back, so a function that fails after all leaves nothing behind: every column's text
-/// form is the fallback then.
+/// name may be over another type there), else `None` (its text form). When the resulting row
+/// hash fails on a row of either side, every column's text form is the fallback.
 async fn common_hash_functions(
     (a, table_a): (&mut PgConnection, &Table),
     (b, table_b): (&mut PgConnection, &Table),
     compared: &[String],
 ) -> Result<Vec<Option<String>>, DiffError> {
-    use sqlx::Connection;
     let (functions_a, functions_b) =
         tokio::join!(hash_functions(a, table_a), hash_functions(b, table_b));
     let (functions_a, functions_b) = (functions_a?, functions_b?);
@@ -558,28 +563,44 @@ async fn common_hash_functions(
             _ => None,
         })
         .collect();
-    if functions.iter().all(Option::is_none) {
-        return Ok(functions);
-    }
     for (conn, table) in [(a, table_a), (b, table_b)] {
-        let hash = row_hash(&hashed_columns(table, compared, &functions));
-        let sql = format!("SELECT {hash} FROM {} AS t LIMIT 1", from_table(table));
-        let mut probe = conn.begin().await?;
-        let hashed = sqlx::query(&sql).fetch_optional(&mut *probe).await;
-        probe.rollback().await?;
-        if hashed.is_err() {
+        if !hashes_cleanly(conn, table, compared, &functions).await? {
             return Ok(vec![None; compared.len()]);
         }
     }
     Ok(functions)
 }
 
+/// Whether the row hash with `functions` works on a row of `table`: tried in a transaction (a
+/// savepoint inside the caller's) that is rolled back, so a function that fails after all
+/// leaves nothing behind.
+async fn hashes_cleanly(
+    conn: &mut PgConnection,
+    table: &Table,
+    compared: &[String],
+    functions: &[Option<String>],
+) -> Result<bool, DiffError> {
+    use sqlx::Connection;
+    if functions.iter().all(Option::is_none) {
+        return Ok(true);
+    }
+    let hash = row_hash(&hashed_columns(table, compared, functions));
+    let sql = format!("SELECT {hash} FROM {} AS t LIMIT 1", from_table(table));
+    let mut probe = conn.begin().await?;
+    let hashed = sqlx::query(&sql).fetch_optional(&mut *probe).await;
+    probe.rollback().await?;
+    Ok(hashed.is_ok())
+}
+
 /// Compares the rows of `table_a` in database A (over `a`) with those of `table_b` in B.
+/// `fingerprints`: each side's [`Fingerprint`] when one was taken; used when both were, with
+/// the row hash this comparison uses.
 pub async fn table_data_diff(
     a: &mut PgConnection,
     table_a: &Table,
     b: &mut PgConnection,
     table_b: &Table,
+    fingerprints: (Option<&Fingerprint>, Option<&Fingerprint>),
     options: &DataDiffOptions,
 ) -> Result<TableDataDiff, DiffError> {
     let names = |t: &Table| t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
@@ -609,6 +630,7 @@ pub async fn table_data_diff(
         changes: Vec::new(),
         complete: true,
         ranges_compared: 0,
+        from_fingerprints: false,
     };
     let functions =
         common_hash_functions((&mut *a, table_a), (&mut *b, table_b), &compared).await?;
@@ -628,6 +650,25 @@ pub async fn table_data_diff(
     }
     let whole = KeyRange::default();
     let integer_key = side_a.plan.integer_key() && side_b.plan.integer_key();
+    if integer_key
+        && let (Some(fingerprint_a), Some(fingerprint_b)) = fingerprints
+        && let Some(differing) = fingerprint_differences(
+            (&side_a.plan, fingerprint_a),
+            (&side_b.plan, fingerprint_b),
+            &mut diff,
+        )
+    {
+        compare_integer_ranges(
+            &mut side_a,
+            &mut side_b,
+            differing,
+            None,
+            options,
+            &mut diff,
+        )
+        .await?;
+        return Ok(diff);
+    }
     // The whole table's count and hash, without grouping, are taken first when they are likely
     // all there is to learn: for a key that is not one integer column (its root range), and for
     // an integer key when both tables take the same room on disk (two restores of the same rows
@@ -747,7 +788,7 @@ async fn buckets(
     range: &IntegerRange,
     width: i64,
     every_key: bool,
-) -> Result<HashMap<i64, (i64, i64)>, DiffError> {
+) -> Result<Buckets, DiffError> {
     let plan = &side.plan;
     let key = format!("t.{}::int8", ident(&plan.key[0].0));
     let filter = if every_key {
@@ -774,9 +815,170 @@ const MAX_BUCKETS: i64 = 16_384;
 /// Rows of leaves read (as key and hash) in one query per side.
 const LEAF_BATCH_ROWS: i64 = 100_000;
 
-/// A table keyed by one integer column whose summaries differ: each range is cut into buckets
-/// of equal key width, and one query per side (the two at once) gives every bucket's count and
-/// hash; buckets that differ are cut again or, when small, are leaves, read a batch at a time.
+/// A table's rows summarised by buckets of its integer key (`key >> shift`, about half a leaf
+/// of rows each by the table's row estimate): each bucket's row count and the XOR of its rows'
+/// hashes. A sandbox's rows do
+/// not change once restored, so this is taken once, after the restore; a diff of two
+/// fingerprinted tables then reads only the rows of the buckets that differ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// The key column.
+    pub key: String,
+    /// The row hash (SQL) the buckets were made with: a diff uses them only when it hashes the
+    /// rows the same way (the same columns, of the same types, by the same functions).
+    pub row_hash: String,
+    pub shift: i32,
+    /// The buckets, ascending, with the rows and the hash of each.
+    pub buckets: Vec<i64>,
+    pub rows: Vec<i64>,
+    pub hashes: Vec<i64>,
+}
+
+/// The fingerprint of `table` over all its columns, each hashed by its type's own function;
+/// `None` when its key is not one integer column. One grouped pass over the table.
+pub async fn fingerprint(
+    conn: &mut PgConnection,
+    table: &Table,
+) -> Result<Option<Fingerprint>, DiffError> {
+    let Some(key) = identifying_key(table) else {
+        return Ok(None);
+    };
+    let key: Vec<String> = key.iter().map(|c| c.name.clone()).collect();
+    let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+    let own = hash_functions(conn, table).await?;
+    let mut functions: Vec<Option<String>> = columns.iter().map(|c| own.get(c).cloned()).collect();
+    if !hashes_cleanly(conn, table, &columns, &functions).await? {
+        functions = vec![None; columns.len()];
+    }
+    let mut side = Side {
+        conn,
+        table,
+        plan: Plan::new(table, &columns, &key, &functions),
+    };
+    if !side.plan.integer_key() {
+        return Ok(None);
+    }
+    let mut fingerprint = Fingerprint {
+        key: key[0].clone(),
+        row_hash: side.plan.row_hash.clone(),
+        shift: 0,
+        buckets: Vec::new(),
+        rows: Vec::new(),
+        hashes: Vec::new(),
+    };
+    let Some((min, max)) = key_extent(&mut side).await? else {
+        return Ok(Some(fingerprint));
+    };
+    let rows = table.row_estimate.unwrap_or(0).max(1);
+    let count = (rows * 2 / DataDiffOptions::default().leaf_rows).clamp(1, MAX_BUCKETS);
+    let span = (i128::from(max) - i128::from(min) + 1) as u128;
+    let width = span.div_ceil(count as u128).next_power_of_two();
+    // At most 2^62 keys wide, so that a bucket's bounds stay within int8.
+    fingerprint.shift = (width.trailing_zeros() as i32).min(62);
+    let plan = &side.plan;
+    let sql = format!(
+        "SELECT t.{}::int8 >> $1 AS b, count(*), bit_xor({}) FROM {} GROUP BY b ORDER BY b",
+        ident(&fingerprint.key),
+        plan.row_hash,
+        plan.from
+    );
+    let buckets: Vec<(i64, i64, i64)> = sqlx::query_as(&sql)
+        .bind(fingerprint.shift)
+        .fetch_all(&mut *side.conn)
+        .await?;
+    for (bucket, rows, hash) in buckets {
+        fingerprint.buckets.push(bucket);
+        fingerprint.rows.push(rows);
+        fingerprint.hashes.push(hash);
+    }
+    Ok(Some(fingerprint))
+}
+
+/// The buckets where the fingerprints of A and B differ, as key ranges in reverse key order
+/// (the coarser side's buckets; rows: the larger side's); the row counts go into `diff`.
+/// `None` when the fingerprints were not made with these sides' row hashes and key, or a
+/// bucket's bounds do not fit int8.
+fn fingerprint_differences(
+    (plan_a, a): (&Plan, &Fingerprint),
+    (plan_b, b): (&Plan, &Fingerprint),
+    diff: &mut TableDataDiff,
+) -> Option<Vec<IntegerRange>> {
+    let usable = |plan: &Plan, f: &Fingerprint| {
+        plan.row_hash == f.row_hash && plan.key.first().map(|(k, _)| k) == Some(&f.key)
+    };
+    let in_int8 = |f: &Fingerprint| (0..=62).contains(&f.shift);
+    if !usable(plan_a, a) || !usable(plan_b, b) || !in_int8(a) || !in_int8(b) {
+        return None;
+    }
+    let shift = a.shift.max(b.shift);
+    let coarse = |f: &Fingerprint| {
+        let mut buckets: Buckets = HashMap::new();
+        for ((bucket, rows), hash) in f.buckets.iter().zip(&f.rows).zip(&f.hashes) {
+            let merged = buckets.entry(bucket >> (shift - f.shift)).or_default();
+            merged.0 += rows;
+            merged.1 ^= hash;
+        }
+        buckets
+    };
+    let (buckets_a, buckets_b) = (coarse(a), coarse(b));
+    let width = 1i64 << shift;
+    // The last bucket's end must fit int8 (its start does: it is a key with its low bits
+    // cleared).
+    let last = buckets_a.keys().chain(buckets_b.keys()).max();
+    if last.is_some_and(|last| (last + 1).checked_mul(width).is_none()) {
+        return None;
+    }
+    let ranges = differing_ranges(&buckets_a, &buckets_b, 0, width, i64::MAX);
+    diff.rows_in_a = buckets_a.values().map(|(n, _)| n).sum();
+    diff.rows_in_b = buckets_b.values().map(|(n, _)| n).sum();
+    diff.ranges_compared = 1;
+    diff.from_fingerprints = true;
+    Some(ranges)
+}
+
+/// Row count and hash by bucket.
+type Buckets = HashMap<i64, (i64, i64)>;
+
+/// The buckets where `a` and `b` differ, as key ranges in reverse key order: bucket `n` holds
+/// `origin + n * width` up to `width` keys further, or `end`.
+fn differing_ranges(
+    a: &Buckets,
+    b: &Buckets,
+    origin: i64,
+    width: i64,
+    end: i64,
+) -> Vec<IntegerRange> {
+    let mut differing: Vec<i64> = a
+        .keys()
+        .chain(b.keys())
+        .copied()
+        .filter(|k| a.get(k) != b.get(k))
+        .collect();
+    differing.sort_unstable();
+    differing.dedup();
+    differing
+        .into_iter()
+        .rev()
+        .map(|bucket| {
+            let lower = origin + bucket * width;
+            let rows = [a.get(&bucket), b.get(&bucket)]
+                .into_iter()
+                .flatten()
+                .map(|(n, _)| *n)
+                .max()
+                .unwrap_or(0);
+            IntegerRange {
+                lower,
+                upper: lower.saturating_add(width).min(end),
+                // One key per row at most: a bucket one key wide is a leaf whatever it holds.
+                rows: if width == 1 { 0 } else { rows },
+            }
+        })
+        .collect()
+}
+
+/// A table keyed by one integer column whose summaries differ (or are not known yet): its keys
+/// from the smallest to the largest of both sides, compared by [`compare_integer_ranges`].
 /// False (nothing done) when the keys span more than int8 arithmetic can cut.
 async fn integer_key_diff(
     side_a: &mut Side<'_>,
@@ -801,12 +1003,37 @@ async fn integer_key_diff(
     // and its buckets give the counts.
     let estimate = side_a.table.row_estimate.max(side_b.table.row_estimate);
     let rows = whole_counts.map_or(estimate.unwrap_or(0).max(1), |(a, b)| a.max(b));
-    let mut ranges = vec![IntegerRange {
+    let ranges = vec![IntegerRange {
         lower: min,
         upper,
         rows,
     }];
-    let mut first = whole_counts.is_none();
+    compare_integer_ranges(
+        side_a,
+        side_b,
+        ranges,
+        Some((min, upper, whole_counts.is_none())),
+        options,
+        diff,
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Compares integer key `ranges` (a stack: the last is compared first): each is cut into
+/// buckets of equal key width, and one query per side (the two at once) gives every bucket's
+/// count and hash; buckets that differ are cut again or, when small, are leaves, read a batch at
+/// a time. `whole`: when `ranges` is the whole table, its bounds (`min..upper`, which need no
+/// filter) and whether its counts are still unknown (so that it is grouped however small).
+async fn compare_integer_ranges(
+    side_a: &mut Side<'_>,
+    side_b: &mut Side<'_>,
+    mut ranges: Vec<IntegerRange>,
+    whole: Option<(i64, i64, bool)>,
+    options: &DataDiffOptions,
+    diff: &mut TableDataDiff,
+) -> Result<(), DiffError> {
+    let mut first = whole.is_some_and(|(_, _, uncounted)| uncounted);
     while let Some(range) = ranges.pop() {
         if range.rows <= options.leaf_rows && !first {
             // This leaf and the leaves after it in key order, up to a batch.
@@ -822,7 +1049,7 @@ async fn integer_key_diff(
             compare_integer_leaves(side_a, side_b, &leaves, options, diff).await?;
             if diff.differences() >= options.max_differences {
                 diff.complete = false;
-                return Ok(true);
+                return Ok(());
             }
             continue;
         }
@@ -830,7 +1057,8 @@ async fn integer_key_diff(
         let count = (range.rows * 2 / options.leaf_rows.max(1)).clamp(2, MAX_BUCKETS);
         let span = range.upper - range.lower;
         let width = (span + count - 1) / count;
-        let every_key = range.lower == min && range.upper == upper;
+        let every_key =
+            whole.is_some_and(|(min, upper, _)| range.lower == min && range.upper == upper);
         let (a, b) = tokio::join!(
             buckets(side_a, &range, width, every_key),
             buckets(side_b, &range, width, every_key)
@@ -842,32 +1070,10 @@ async fn integer_key_diff(
             diff.rows_in_b = b.values().map(|(n, _)| n).sum();
             first = false;
         }
-        let mut differing: Vec<i64> = a
-            .keys()
-            .chain(b.keys())
-            .copied()
-            .filter(|k| a.get(k) != b.get(k))
-            .collect();
-        differing.sort_unstable();
-        differing.dedup();
         // Pushed in reverse, so the lowest keys are compared first.
-        for bucket in differing.into_iter().rev() {
-            let lower = range.lower + bucket * width;
-            let rows = [a.get(&bucket), b.get(&bucket)]
-                .into_iter()
-                .flatten()
-                .map(|(n, _)| *n)
-                .max()
-                .unwrap_or(0);
-            ranges.push(IntegerRange {
-                lower,
-                upper: (lower + width).min(range.upper),
-                // One key per row at most: a bucket one key wide is a leaf whatever it holds.
-                rows: if width == 1 { 0 } else { rows },
-            });
-        }
+        ranges.extend(differing_ranges(&a, &b, range.lower, width, range.upper));
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The (key, row hash) of every row in `leaves`, in key order: one query, an index range scan
