@@ -702,7 +702,10 @@ async fn an_upload_takes_one_sender_at_a_time() {
 }
 
 /// A TCP proxy to the test server that passes requests on slowly (16 KiB per 20 ms) until
-/// `slow` is cleared; returns its URL.
+/// `slow` is cleared, which cuts the connections made until then (what they still hold is
+/// dropped, as when a sender's connection breaks: else the bytes a killed sender left in the
+/// kernel's buffers would still reach the server, on a loaded machine all of them); returns
+/// its URL.
 async fn slow_proxy(slow: std::sync::Arc<std::sync::atomic::AtomicBool>) -> String {
     use std::sync::atomic::Ordering;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -719,13 +722,15 @@ async fn slow_proxy(slow: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Stri
                 let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
             });
             let slow = slow.clone();
+            let was_slow = slow.load(Ordering::SeqCst);
             tokio::spawn(async move {
                 let mut buffer = vec![0; 16 << 10];
                 while let Ok(n) = client_read.read(&mut buffer).await {
-                    if n == 0 || server_write.write_all(&buffer[..n]).await.is_err() {
+                    let cut = was_slow && !slow.load(Ordering::SeqCst);
+                    if n == 0 || cut || server_write.write_all(&buffer[..n]).await.is_err() {
                         break;
                     }
-                    if slow.load(Ordering::SeqCst) {
+                    if was_slow {
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
                 }
@@ -774,7 +779,6 @@ async fn dumplens_upload_killed_midway_resumes_where_the_server_stopped() {
     assert!(offset >= 64 << 10, "the upload never got going");
     first.kill().unwrap();
     first.wait().unwrap();
-
     slow.store(false, Ordering::SeqCst);
     // Awaited, not blocked on: the proxy runs on this test's runtime.
     let second = tokio::process::Command::from(upload())
