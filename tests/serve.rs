@@ -352,17 +352,39 @@ async fn serve_restores_the_dumps_it_is_given_and_stores_their_schema() {
     assert_eq!(tables, 11 + 11 + 3);
 }
 
+/// Waits until the metadata store `meta` holds `count` fingerprints.
+async fn wait_for_fingerprints(meta: &str, count: i64) {
+    for _ in 0..300 {
+        if sql_one(meta, "SELECT count(*) FROM fingerprints").await == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("never {count} fingerprints");
+}
+
 #[tokio::test]
-async fn a_dump_given_again_is_not_restored_twice() {
+async fn a_dump_given_again_is_not_restored_twice_and_its_fingerprints_are_finished() {
     let dir = reachable_tempdir();
     let world = fixture_arg("world.pg18.custom.dump");
     let server = Server::start(dir.path(), &[&world]);
     let first = server.wait_for_phases(&["Ready"]).await;
+    // world's one table keyed by an integer column: city.
+    let meta = cluster_admin(dir.path(), cluster_port(dir.path()), "dumplens");
+    wait_for_fingerprints(&meta, 1).await;
+    // As if the process had stopped before taking it.
+    sql_one(
+        &meta,
+        "WITH d AS (DELETE FROM fingerprints RETURNING 1) SELECT count(*) FROM d",
+    )
+    .await;
     server.terminate();
     let server = Server::start(dir.path(), &[&world]);
     let second = server.wait_for_phases(&["Ready"]).await;
     assert_eq!(second.len(), 1);
     assert_eq!(first[0]["id"], second[0]["id"]);
+    let meta = cluster_admin(dir.path(), cluster_port(dir.path()), "dumplens");
+    wait_for_fingerprints(&meta, 1).await;
 }
 
 #[tokio::test]

@@ -315,7 +315,7 @@ impl Store {
     }
 
     /// Takes the fingerprint ([`crate::diff::fingerprint`]) of every table that has one in the
-    /// sandbox `databases` of dump `id` (whose schema graphs are stored), as the dump's reader
+    /// sandbox databases of dump `id` (those whose schema graphs are stored), as the dump's reader
     /// (a fingerprint hashes every column, by functions the dump may define), and stores them a
     /// table at a time; returns how many. A table whose fingerprint fails is logged and left
     /// out. Tables stored already are skipped, so this can run again after an interruption.
@@ -323,11 +323,19 @@ impl Store {
         &self,
         admin: &ServerUrl,
         id: &str,
-        databases: &[String],
     ) -> Result<usize, StoreError> {
-        let reader = self.reader_login(admin, id, databases).await?;
+        let databases: Vec<String> = sqlx::query_scalar(
+            "SELECT database FROM schema_graphs WHERE dump_id = $1 ORDER BY database",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        if databases.is_empty() {
+            return Ok(0);
+        }
+        let reader = self.reader_login(admin, id, &databases).await?;
         let mut recorded = 0;
-        for database in databases {
+        for database in &databases {
             let Some(graph) = self.schema_graph(id, database).await? else {
                 continue;
             };

@@ -390,13 +390,9 @@ async fn ready(
     release_job(context, dump, &job.name_any()).await?;
     // Once Ready: diffs until this is done read whole tables; a failure here (the Dump deleted
     // meanwhile, the operator restarted) costs only that.
-    let (store, admin, databases) = (
-        context.store.clone(),
-        context.config.admin.clone(),
-        names.databases.clone(),
-    );
+    let (store, admin) = (context.store.clone(), context.config.admin.clone());
     tokio::spawn(async move {
-        match store.record_fingerprints(&admin, &id, &databases).await {
+        match store.record_fingerprints(&admin, &id).await {
             Ok(tables) => tracing::info!(%id, tables, "tables fingerprinted"),
             Err(err) => tracing::warn!(%id, %err, "tables not fingerprinted"),
         }

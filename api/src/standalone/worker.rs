@@ -172,18 +172,44 @@ impl Worker {
     }
 
     /// After a restart: work that was under way is redone from the start (its sandbox dropped
-    /// first, so nothing is duplicated).
+    /// first, so nothing is duplicated), and the fingerprints of Ready dumps are finished.
     pub async fn recover(&self) -> Result<(), WorkerError> {
         // Downloads cut off by the restart: each is fetched again from the start.
         let _ = tokio::fs::remove_dir_all(self.scratch_dir()).await;
+        let mut ready = Vec::new();
         for record in self.store().list().await? {
             if record.phase.0.is_in_progress() {
                 tracing::info!(id = %record.id, phase = %record.phase.0, "redoing an interrupted restore");
                 self.store().reset_to_pending(&record.id).await?;
                 self.spawn_restore(record.id);
+            } else if record.phase.0 == Phase::Ready {
+                ready.push(record.id);
             }
         }
+        let worker = self.clone();
+        tokio::spawn(async move {
+            for id in ready {
+                worker.fingerprint(&id).await;
+            }
+        });
         Ok(())
+    }
+
+    /// Takes the fingerprints of Ready dump `id`'s tables that have none yet. Diffs until this
+    /// is done read whole tables; a failure here (the dump deleted meanwhile) costs only that.
+    async fn fingerprint(&self, id: &str) {
+        let started = std::time::Instant::now();
+        match self
+            .store()
+            .record_fingerprints(&self.inner.admin, id)
+            .await
+        {
+            Ok(0) => {}
+            Ok(tables) => {
+                tracing::info!(%id, tables, seconds = started.elapsed().as_secs_f64(), "tables fingerprinted");
+            }
+            Err(err) => tracing::warn!(%id, %err, "tables not fingerprinted"),
+        }
     }
 
     fn spawn_restore(&self, id: String) {
@@ -218,18 +244,7 @@ impl Worker {
                     Ok(()) => {
                         store.apply(id, &Event::Analyzed).await?;
                         tracing::info!(%id, name = %record.name, "dump is ready");
-                        // Diffs until this is done read whole tables; a failure here (the
-                        // dump deleted meanwhile) costs only that.
-                        let started = std::time::Instant::now();
-                        match store
-                            .record_fingerprints(&self.inner.admin, id, &databases)
-                            .await
-                        {
-                            Ok(tables) => {
-                                tracing::info!(%id, tables, seconds = started.elapsed().as_secs_f64(), "tables fingerprinted");
-                            }
-                            Err(err) => tracing::warn!(%id, %err, "tables not fingerprinted"),
-                        }
+                        self.fingerprint(id).await;
                     }
                     Err(reason) => self.fail(id, reason).await?,
                 }

@@ -151,6 +151,11 @@ fn constant(n: u64) -> i64 {
     (z ^ (z >> 31)) as i64
 }
 
+/// A type whose values can be cut into buckets by int8 arithmetic.
+fn integer_type(data_type: &str) -> bool {
+    matches!(data_type, "smallint" | "integer" | "bigint")
+}
+
 /// One compared column as the row hash sees it.
 struct HashedColumn {
     /// The column in SQL (`t."name"`).
@@ -248,7 +253,7 @@ impl Plan {
 
     /// One integer key column: its values can be cut into buckets by arithmetic.
     fn integer_key(&self) -> bool {
-        matches!(&self.key[..], [(_, t)] if matches!(t.as_str(), "smallint" | "integer" | "bigint"))
+        matches!(&self.key[..], [(_, t)] if integer_type(t))
     }
 
     /// The key's values as a JSON object, as text (named by the columns themselves, so no name
@@ -840,10 +845,10 @@ pub async fn fingerprint(
     conn: &mut PgConnection,
     table: &Table,
 ) -> Result<Option<Fingerprint>, DiffError> {
-    let Some(key) = identifying_key(table) else {
-        return Ok(None);
+    let key = match identifying_key(table).as_deref() {
+        Some([column]) if integer_type(&column.data_type) => vec![column.name.clone()],
+        _ => return Ok(None),
     };
-    let key: Vec<String> = key.iter().map(|c| c.name.clone()).collect();
     let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
     let own = hash_functions(conn, table).await?;
     let mut functions: Vec<Option<String>> = columns.iter().map(|c| own.get(c).cloned()).collect();
@@ -855,9 +860,6 @@ pub async fn fingerprint(
         table,
         plan: Plan::new(table, &columns, &key, &functions),
     };
-    if !side.plan.integer_key() {
-        return Ok(None);
-    }
     let mut fingerprint = Fingerprint {
         key: key[0].clone(),
         row_hash: side.plan.row_hash.clone(),
