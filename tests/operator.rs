@@ -503,6 +503,18 @@ async fn an_operator_killed_mid_restore_finishes_it_once_after_a_restart() {
         3,
         "one role, its reader, one database"
     );
+    // Fingerprints an operator did not get to are taken by the next one.
+    let url = admin_server_url().with_database(lens::store::DATABASE);
+    let mut store = PgConnection::connect_with(&url.connect_options())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM fingerprints WHERE dump_id = $1")
+        .bind(&id)
+        .execute(&mut store)
+        .await
+        .unwrap();
+    operator.kill_and_restart();
+    wait_fingerprinted(&id).await;
     delete(&ns, "slow");
 }
 

@@ -330,22 +330,29 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        if databases.is_empty() {
+        let mut graphs = Vec::new();
+        for database in &databases {
+            if let Some(graph) = self.schema_graph(id, database).await? {
+                graphs.push((database, graph));
+            }
+        }
+        let fingerprintable = |t: &&crate::schema::Table| crate::diff::fingerprintable(t);
+        if !graphs
+            .iter()
+            .any(|(_, graph)| graph.tables.iter().any(|t| fingerprintable(&t)))
+        {
             return Ok(0);
         }
         let reader = self.reader_login(admin, id, &databases).await?;
         let mut recorded = 0;
-        for database in &databases {
-            let Some(graph) = self.schema_graph(id, database).await? else {
-                continue;
-            };
+        for (database, graph) in graphs {
             let mut conn =
                 PgConnection::connect_with(&reader.with_database(database).connect_options())
                     .await?;
             // One grouped pass over the largest table may take longer than the reader's
             // usual 10 s.
             conn.execute("SET statement_timeout = '1h'").await?;
-            for table in graph.tables.iter().filter(|t| t.kind != "partitioned") {
+            for table in graph.tables.iter().filter(fingerprintable) {
                 if self
                     .fingerprint(id, database, &table.schema, &table.name)
                     .await?

@@ -87,6 +87,8 @@ struct Context {
     metrics: Arc<metrics::Metrics>,
     store: Store,
     recorder: Recorder,
+    /// The Ready Dumps (sandbox ids) whose fingerprints this process has set out to take.
+    fingerprinting: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Runs the controller (and the sweep) until the process stops, counting into `metrics`.
@@ -110,6 +112,7 @@ pub async fn run(
         config,
         metrics,
         store,
+        fingerprinting: Default::default(),
     });
     tokio::spawn(sweep::run(context.clone()));
     let dumps: Api<Dump> = Api::all(client.clone());
@@ -388,16 +391,29 @@ async fn ready(
     let action = requeue_at(next.expires_at.as_ref());
     write_status(dump, context, next).await?;
     release_job(context, dump, &job.name_any()).await?;
-    // Once Ready: diffs until this is done read whole tables; a failure here (the Dump deleted
-    // meanwhile, the operator restarted) costs only that.
-    let (store, admin) = (context.store.clone(), context.config.admin.clone());
+    fingerprint_once(context, &id);
+    Ok(action)
+}
+
+/// Takes the fingerprints of Ready Dump `id`'s tables in the background, once per process: so a
+/// restarted operator finishes what the last one did not (the store skips tables done). Diffs
+/// until then read whole tables; a failure here (the Dump deleted meanwhile) costs only that.
+fn fingerprint_once(context: &Context, id: &str) {
+    let mut started = context.fingerprinting.lock().expect("not poisoned");
+    if !started.insert(id.to_string()) {
+        return;
+    }
+    let (store, admin, id) = (
+        context.store.clone(),
+        context.config.admin.clone(),
+        id.to_string(),
+    );
     tokio::spawn(async move {
         match store.record_fingerprints(&admin, &id).await {
             Ok(tables) => tracing::info!(%id, tables, "tables fingerprinted"),
             Err(err) => tracing::warn!(%id, %err, "tables not fingerprinted"),
         }
     });
-    Ok(action)
 }
 
 /// The sandbox role's URL, from the Dump's Secret.
@@ -486,6 +502,9 @@ async fn settled(dump: &Dump, context: &Context, status: DumpStatus) -> Result<A
         {
             return expire(dump, context, next).await;
         }
+    }
+    if next.phase.as_deref() == Some("Ready") {
+        fingerprint_once(context, &sandbox_id(dump)?);
     }
     let action = requeue_at(next.expires_at.as_ref());
     write_status(dump, context, next).await?;
@@ -652,6 +671,11 @@ async fn drop_sandbox(dump: &Dump, context: &Context) -> Result<(), Error> {
     let names = sandbox::names_on_server(&mut admin, &id).await?;
     sandbox::drop_all(&mut admin, &names).await?;
     context.store.forget_sandbox(&id).await?;
+    context
+        .fingerprinting
+        .lock()
+        .expect("not poisoned")
+        .remove(&id);
     let secrets: Api<Secret> = namespaced(context, dump);
     ignore_missing(
         secrets

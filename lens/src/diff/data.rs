@@ -839,16 +839,27 @@ pub struct Fingerprint {
     pub hashes: Vec<i64>,
 }
 
+/// Whether `table` has a fingerprint: rows of its own (it is not a partitioned parent) and a
+/// key of one integer column.
+pub fn fingerprintable(table: &Table) -> bool {
+    table.kind != "partitioned"
+        && matches!(identifying_key(table).as_deref(), Some([column]) if integer_type(&column.data_type))
+}
+
 /// The fingerprint of `table` over all its columns, each hashed by its type's own function;
 /// `None` when its key is not one integer column. One grouped pass over the table.
 pub async fn fingerprint(
     conn: &mut PgConnection,
     table: &Table,
 ) -> Result<Option<Fingerprint>, DiffError> {
-    let key = match identifying_key(table).as_deref() {
-        Some([column]) if integer_type(&column.data_type) => vec![column.name.clone()],
-        _ => return Ok(None),
-    };
+    if !fingerprintable(table) {
+        return Ok(None);
+    }
+    let key: Vec<String> = identifying_key(table)
+        .into_iter()
+        .flatten()
+        .map(|c| c.name.clone())
+        .collect();
     let columns: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
     let own = hash_functions(conn, table).await?;
     let mut functions: Vec<Option<String>> = columns.iter().map(|c| own.get(c).cloned()).collect();
