@@ -1,7 +1,7 @@
 //! The metadata store, in a database of its own (`dumplens`) on the server that holds the
-//! sandboxes: one record per dump of the standalone server, and the schema graph and table
-//! fingerprints of every restored database in either mode (on Kubernetes the Dump resource is
-//! the record).
+//! sandboxes: one record per dump of the standalone server; in either mode (on Kubernetes the
+//! Dump resource is the record) the schema graph and table fingerprints of every restored
+//! database, and each dump's reader password.
 
 use std::path::PathBuf;
 
@@ -353,11 +353,17 @@ impl Store {
             // usual 10 s.
             conn.execute("SET statement_timeout = '1h'").await?;
             for table in graph.tables.iter().filter(fingerprintable) {
-                if self
-                    .fingerprint(id, database, &table.schema, &table.name)
-                    .await?
-                    .is_some()
-                {
+                let taken: bool = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT FROM fingerprints WHERE dump_id = $1 AND database = $2
+                         AND schema_name = $3 AND table_name = $4)",
+                )
+                .bind(id)
+                .bind(database)
+                .bind(&table.schema)
+                .bind(&table.name)
+                .fetch_one(&self.pool)
+                .await?;
+                if taken {
                     continue;
                 }
                 let fingerprint = match crate::diff::fingerprint(&mut conn, table).await {
