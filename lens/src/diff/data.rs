@@ -259,15 +259,23 @@ impl Plan {
     /// The key's values as a JSON object, as text (named by the columns themselves, so no name
     /// is written as a literal).
     fn key_json(&self) -> String {
-        let keys: Vec<String> = self
-            .key
-            .iter()
-            .map(|(c, _)| format!("t.{}", ident(c)))
-            .collect();
         format!(
             "(SELECT to_jsonb(k.*) FROM (SELECT {}) k)::text",
-            keys.join(", ")
+            self.key_columns().join(", ")
         )
+    }
+
+    /// The key's columns in SQL (`t."name"`).
+    fn key_columns(&self) -> Vec<String> {
+        self.key
+            .iter()
+            .map(|(c, _)| format!("t.{}", ident(c)))
+            .collect()
+    }
+
+    /// The first (for an integer key, the only) key column in SQL.
+    fn first_key_column(&self) -> String {
+        format!("t.{}", ident(&self.key[0].0))
     }
 
     /// The key's values read back out of `object` (a JSON object `key_json` made), typed, each
@@ -282,12 +290,7 @@ impl Plan {
     }
 
     fn key_tuple(&self) -> String {
-        let columns: Vec<String> = self
-            .key
-            .iter()
-            .map(|(c, _)| format!("t.{}", ident(c)))
-            .collect();
-        format!("({})", columns.join(", "))
+        format!("({})", self.key_columns().join(", "))
     }
 
     fn bound(&self, values: &[Option<String>], params: &mut Params) -> String {
@@ -350,11 +353,7 @@ async fn cut_points(
     use sqlx::Row;
     let (filter, params) = plan.range(range);
     let step = (rows + parts - 1) / parts;
-    let keys: Vec<String> = plan
-        .key
-        .iter()
-        .map(|(c, _)| format!("t.{}", ident(c)))
-        .collect();
+    let keys = plan.key_columns();
     let texts: Vec<String> = (0..plan.key.len())
         .map(|i| format!("s.k{i}::text"))
         .collect();
@@ -776,7 +775,7 @@ async fn same_size(side_a: &mut Side<'_>, side_b: &mut Side<'_>) -> Result<bool,
 /// The smallest and largest key of one side.
 async fn key_extent(side: &mut Side<'_>) -> Result<Option<(i64, i64)>, DiffError> {
     let plan = &side.plan;
-    let key = format!("t.{}", ident(&plan.key[0].0));
+    let key = plan.first_key_column();
     let sql = format!(
         "SELECT min({key})::int8, max({key})::int8 FROM {}",
         plan.from
@@ -795,7 +794,7 @@ async fn buckets(
     every_key: bool,
 ) -> Result<Buckets, DiffError> {
     let plan = &side.plan;
-    let key = format!("t.{}::int8", ident(&plan.key[0].0));
+    let key = format!("{}::int8", plan.first_key_column());
     let filter = if every_key {
         String::new()
     } else {
@@ -890,8 +889,8 @@ pub async fn fingerprint(
     fingerprint.shift = (width.trailing_zeros() as i32).min(62);
     let plan = &side.plan;
     let sql = format!(
-        "SELECT t.{}::int8 >> $1 AS b, count(*), bit_xor({}) FROM {} GROUP BY b ORDER BY b",
-        ident(&fingerprint.key),
+        "SELECT {}::int8 >> $1 AS b, count(*), bit_xor({}) FROM {} GROUP BY b ORDER BY b",
+        plan.first_key_column(),
         plan.row_hash,
         plan.from
     );
@@ -1096,7 +1095,7 @@ async fn leaf_hashes(
     leaves: &[IntegerRange],
 ) -> Result<Vec<(i64, i64)>, DiffError> {
     let plan = &side.plan;
-    let key = format!("t.{}", ident(&plan.key[0].0));
+    let key = plan.first_key_column();
     let sql = format!(
         "SELECT {key}::int8, {} FROM unnest($1::int8[], $2::int8[]) AS r(lower, upper)
          JOIN {} ON {key} >= r.lower AND {key} < r.upper",
@@ -1116,7 +1115,7 @@ async fn leaf_hashes(
 /// The rows (as JSON) of `keys`, by key.
 async fn rows_by_key(side: &mut Side<'_>, keys: &[i64]) -> Result<HashMap<i64, String>, DiffError> {
     let plan = &side.plan;
-    let key = format!("t.{}", ident(&plan.key[0].0));
+    let key = plan.first_key_column();
     let sql = format!(
         "SELECT {key}::int8, {} FROM {} WHERE {key} = ANY($1::int8[])",
         plan.row_json, plan.from
