@@ -46,7 +46,10 @@ pub struct Readers {
     server: ServerUrl,
     /// Where each dump's reader password is kept, the same for every replica of the API.
     store: Store,
-    pools: Arc<tokio::sync::Mutex<HashMap<String, PgPool>>>,
+    pools: Arc<Mutex<HashMap<String, PgPool>>>,
+    /// Held while a reader is made, so that one request makes it and the others then find it;
+    /// every other request only looks its pool up.
+    making: Arc<tokio::sync::Mutex<()>>,
     graphs: Arc<Mutex<HashMap<SandboxDatabase, Arc<SchemaGraph>>>>,
     /// The databases of dumps found Ready, and when.
     ready: Arc<Mutex<HashMap<String, ReadyDump>>>,
@@ -60,6 +63,7 @@ impl Readers {
             server,
             store,
             pools: Arc::default(),
+            making: Arc::default(),
             graphs: Arc::default(),
             ready: Arc::default(),
         }
@@ -72,11 +76,13 @@ impl Readers {
             .expect("not poisoned")
             .retain(|(dump, _), _| dump != id);
         self.ready.lock().expect("not poisoned").remove(id);
-        let mut pools = self.pools.lock().await;
-        for database in &dump.databases {
-            if let Some(pool) = pools.remove(&database.sandbox) {
-                pool.close().await;
-            }
+        let pools: Vec<PgPool> = {
+            let mut pools = self.pools.lock().expect("not poisoned");
+            let databases = dump.databases.iter();
+            databases.filter_map(|d| pools.remove(&d.sandbox)).collect()
+        };
+        for pool in pools {
+            pool.close().await;
         }
     }
 
@@ -92,9 +98,19 @@ impl Readers {
         databases: &[String],
         database: &str,
     ) -> Result<PgPool, Problem> {
-        let mut pools = self.pools.lock().await;
-        if let Some(pool) = pools.get(database) {
-            return Ok(pool.clone());
+        let made = || {
+            self.pools
+                .lock()
+                .expect("not poisoned")
+                .get(database)
+                .cloned()
+        };
+        if let Some(pool) = made() {
+            return Ok(pool);
+        }
+        let _making = self.making.lock().await;
+        if let Some(pool) = made() {
+            return Ok(pool);
         }
         let reader = self
             .store
@@ -117,9 +133,15 @@ impl Readers {
                         ])
                         .application_name("dumplens-read"),
                 );
+            let mut pools = self.pools.lock().expect("not poisoned");
             pools.insert(sandbox.clone(), pool);
         }
-        Ok(pools[database].clone())
+        made().ok_or_else(|| {
+            Problem::new(
+                StatusCode::NOT_FOUND,
+                format!("dump {id:?} has no database {database:?}"),
+            )
+        })
     }
 }
 
