@@ -187,12 +187,17 @@ async fn gone(ns: &str, kind: &str, name: &str) {
     .await;
 }
 
+/// A connection to the metadata store, as the admin.
+async fn store() -> PgConnection {
+    let url = admin_server_url().with_database(lens::store::DATABASE);
+    PgConnection::connect_with(&url.connect_options())
+        .await
+        .unwrap()
+}
+
 /// Rows of dump `id` in `table` of the metadata store.
 async fn stored(table: &str, id: &str) -> i64 {
-    let url = admin_server_url().with_database(lens::store::DATABASE);
-    let mut conn = PgConnection::connect_with(&url.connect_options())
-        .await
-        .unwrap();
+    let mut conn = store().await;
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE dump_id = $1"))
         .bind(id)
         .fetch_one(&mut conn)
@@ -504,13 +509,9 @@ async fn an_operator_killed_mid_restore_finishes_it_once_after_a_restart() {
         "one role, its reader, one database"
     );
     // Fingerprints an operator did not get to are taken by the next one.
-    let url = admin_server_url().with_database(lens::store::DATABASE);
-    let mut store = PgConnection::connect_with(&url.connect_options())
-        .await
-        .unwrap();
     sqlx::query("DELETE FROM fingerprints WHERE dump_id = $1")
         .bind(&id)
-        .execute(&mut store)
+        .execute(&mut store().await)
         .await
         .unwrap();
     operator.kill_and_restart();
